@@ -1,0 +1,134 @@
+# tpd - a BitTorrent daemon shared by many local programs.
+#
+#   make            build/tpd, build/tpctl, build/libtpclient.a
+#   make deps       install the Debian packages that are missing
+#   make run        tpd in the foreground: ./run/tpd.sock, ./var/
+#   make test       unit + integration tests (what .ci/run calls)
+#   make test-asan  the same suites built with ASan/UBSan
+#   make demo       a two-daemon swarm on loopback
+#   make bench      side-by-side timings
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+
+CC ?= cc
+CXX ?= g++
+OPT ?= -O2 -g
+SAN ?=
+WARN := -Wall -Wextra -Werror
+PKGS := json-c libcurl libsystemd libcrypto
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LT_CFLAGS := $(shell pkg-config --cflags libtorrent-rasterbar 2>/dev/null)
+LT_LIBS := $(shell pkg-config --libs libtorrent-rasterbar 2>/dev/null)
+
+CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -Iclient -Idaemon
+CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(SAN) -pthread $(PKG_CFLAGS) $(CPPFLAGS_ALL)
+CXXFLAGS_ALL := -std=c++17 $(WARN) $(OPT) $(SAN) -pthread $(LT_CFLAGS) $(CPPFLAGS_ALL)
+LDLIBS_ALL := $(LT_LIBS) $(PKG_LIBS) -lpthread
+
+COMMON_SRC := $(wildcard common/*.c)
+CLIENTLIB_SRC := client/tpclient.c
+TPCTL_SRC := $(filter-out $(CLIENTLIB_SRC),$(wildcard client/*.c))
+DAEMON_SRC := $(wildcard daemon/*.c)
+SHIM_SRC := daemon/lt_shim.cpp
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(1)))
+
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+CLIENTLIB_OBJ := $(call obj,$(CLIENTLIB_SRC))
+TPCTL_OBJ := $(call obj,$(TPCTL_SRC))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+DAEMON_LIB_OBJ := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
+SHIM_OBJ := $(call obj,$(SHIM_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps run test test-unit test-integration test-asan demo bench \
+	install uninstall clean fuzz
+
+all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/libtpclient.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtpclient.a: $(CLIENTLIB_OBJ) $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tpd: $(DAEMON_OBJ) $(SHIM_OBJ) $(COMMON_OBJ)
+	$(CXX) $(SAN) -pthread -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tpctl: $(TPCTL_OBJ) $(BUILD)/libtpclient.a
+	$(CC) $(SAN) -pthread -o $@ $^ $(PKG_LIBS) -lm
+
+# Unit tests link the daemon's pure modules (everything but main and the
+# shim's session use) with cmocka.
+$(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB_OBJ) $(SHIM_OBJ) $(COMMON_OBJ) $(CLIENTLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-unused-parameter -c $< -o $@.o
+	$(CXX) $(SAN) -pthread -o $@ $@.o $(DAEMON_LIB_OBJ) $(SHIM_OBJ) $(COMMON_OBJ) $(CLIENTLIB_OBJ) $(LDLIBS_ALL) -lcmocka
+
+deps:
+	@sh tests/deps.sh
+
+run: deps all
+	@mkdir -p run var/downloads
+	$(BUILD)/tpd -s run/tpd.sock -d var --download-dir var/downloads --log-level info
+
+test: deps all $(UNIT_BIN)
+	@sh tests/run-tests.sh $(BUILD)
+
+test-unit: all $(UNIT_BIN)
+	@sh tests/run-tests.sh $(BUILD) unit
+
+test-integration: all
+	@sh tests/run-tests.sh $(BUILD) integration
+
+test-asan: deps
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		all build-asan/tests/.unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		sh tests/run-tests.sh build-asan
+
+build-asan/tests/.unit: $(UNIT_BIN)
+	@touch $@
+
+demo: deps all
+	@sh tests/demo.sh $(BUILD)
+
+bench: deps all
+	@sh bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(BUILD)/tpd $(DESTDIR)$(PREFIX)/sbin/tpd
+	install -m 755 $(BUILD)/tpctl $(DESTDIR)$(PREFIX)/bin/tpctl
+	install -m 644 client/tpclient.h $(DESTDIR)$(PREFIX)/include/tpclient.h
+	install -m 644 $(BUILD)/libtpclient.a $(DESTDIR)$(PREFIX)/lib/libtpclient.a
+	install -m 644 man/tpd.8 $(DESTDIR)$(PREFIX)/share/man/man8/tpd.8
+	install -m 644 man/tpctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tpd $(DESTDIR)$(PREFIX)/bin/tpctl \
+		$(DESTDIR)$(PREFIX)/include/tpclient.h \
+		$(DESTDIR)$(PREFIX)/lib/libtpclient.a \
+		$(DESTDIR)$(PREFIX)/share/man/man8/tpd.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,179 @@
+/*
+ * tpctl.c - tpctl's entry point and the plumbing its commands share:
+ * connecting, calling, reading event fields, printing answers, making paths
+ * absolute.  Single-threaded.
+ */
+#include "tpctl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+tpc *tpctl_connect(const struct tpctl_args *a)
+{
+	char *err = NULL;
+	tpc *c = tpc_connect(a->socket, &err);
+
+	if (!c) {
+		fprintf(stderr, "tpctl: %s\n", err ? err : "out of memory");
+		free(err);
+	}
+	return c;
+}
+
+int tpctl_call(tpc *c, json_object *req, json_object **answer)
+{
+	char *err = NULL;
+	int rc = tpc_call(c, req, -1, answer, &err);
+
+	if (rc > 0)
+		return 0;
+	fprintf(stderr, "tpctl: %s\n", err ? err : "interrupted");
+	free(err);
+	return -1;
+}
+
+const char *tpctl_ev_str(json_object *ev, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(ev, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+const char *tpctl_ev_type(json_object *ev)
+{
+	const char *t = tpctl_ev_str(ev, "type");
+
+	return t ? t : "";
+}
+
+int64_t tpctl_ev_int(json_object *ev, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(ev, key, &v) &&
+	    json_object_is_type(v, json_type_int))
+		return json_object_get_int64(v);
+	return -1;
+}
+
+void tpctl_print_json(json_object *ev)
+{
+	/* Received events serialise to the exact line the daemon sent. */
+	printf("%s\n", json_object_to_json_string(ev));
+}
+
+int tpctl_answer_fail(json_object *ev)
+{
+	const char *type = tpctl_ev_type(ev);
+	const char *reason = tpctl_ev_str(ev, "reason");
+
+	if (strcmp(type, "StartFail") == 0) {
+		fprintf(stderr, "Torrent failed to start: %s\n",
+			reason ? reason : "(no reason given)");
+	} else if (strcmp(type, "Error") == 0) {
+		fprintf(stderr, "tpctl: %s\n", reason ? reason :
+			tpctl_ev_str(ev, "code") ? tpctl_ev_str(ev, "code") :
+			"the daemon refused the request");
+	} else {
+		fprintf(stderr, "tpctl: unexpected answer from the daemon: "
+			"%s\n", json_object_to_json_string(ev));
+	}
+	return TPCTL_EXIT_FAIL;
+}
+
+/* True for names that realpath() must resolve rather than keep. */
+static bool tpctl_is_dot(const char *base)
+{
+	return !*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0;
+}
+
+char *tpctl_abspath(const char *path)
+{
+	char *copy, *slash, *dir, *rdir, *out = NULL;
+	const char *base;
+	size_t len;
+
+	copy = strdup(path);
+	if (!copy)
+		goto oom;
+	/* Trailing slashes name the same thing; drop them (not "/"). */
+	len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	slash = strrchr(copy, '/');
+	if (!slash) {
+		dir = ".";
+		base = copy;
+	} else {
+		*slash = '\0';
+		dir = slash == copy ? "/" : copy;
+		base = slash + 1;
+	}
+	/* Resolve the directory but keep the last name as given, so seeding
+	 * a symlink publishes the name the user typed. */
+	if (tpctl_is_dot(base)) {
+		rdir = realpath(path, NULL);
+		base = NULL;
+	} else {
+		rdir = realpath(dir, NULL);
+	}
+	if (!rdir) {
+		fprintf(stderr, "tpctl: %s: %s\n", base ? dir : path,
+			strerror(errno));
+		free(copy);
+		return NULL;
+	}
+	if (!base)
+		out = rdir;
+	else if (asprintf(&out, "%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "",
+			  base) < 0)
+		out = NULL;
+	if (base)
+		free(rdir);
+	free(copy);
+	if (out)
+		return out;
+oom:
+	fprintf(stderr, "tpctl: out of memory\n");
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct tpctl_args a;
+	int rc;
+
+	/* A daemon or reader that went away is an error return, not death. */
+	signal(SIGPIPE, SIG_IGN);
+	if (tpctl_args_parse(argc, argv, &a) < 0) {
+		fprintf(stderr, "tpctl: %s\n", a.error ? a.error :
+			"bad command line");
+		tpctl_args_free(&a);
+		return TPCTL_EXIT_USAGE;
+	}
+	if (a.help) {
+		if (a.cmd)
+			tpctl_cmd_usage(stdout, a.cmd);
+		else
+			tpctl_usage(stdout);
+		rc = TPCTL_EXIT_OK;
+	} else if (a.version && !a.cmd) {
+		printf("tpctl %s (protocol %d)\n", TP_VERSION,
+		       TP_PROTOCOL_VERSION);
+		rc = TPCTL_EXIT_OK;
+	} else {
+		rc = a.cmd->handler(&a);
+	}
+	tpctl_args_free(&a);
+	if (fflush(stdout) != 0 && rc == TPCTL_EXIT_OK)
+		rc = TPCTL_EXIT_FAIL;
+	return rc;
+}

@@ -1,0 +1,207 @@
+/*
+ * access.c - file access with a patron's rights (see access.h).
+ * Any thread: the credential switch is per thread, made with raw syscalls
+ * because glibc's setgroups() and setfs*() wrappers would apply the change
+ * to every thread of the process.
+ */
+#include "access.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The patron's supplementary groups, from the user database. */
+static gid_t *access_groups(uid_t uid, gid_t gid, int *n)
+{
+	struct passwd pw, *res = NULL;
+	long bufsz = sysconf(_SC_GETPW_R_SIZE_MAX);
+	if (bufsz < 1024)
+		bufsz = 16384;
+	char *buf = malloc((size_t)bufsz);
+	gid_t *groups = NULL;
+	*n = 0;
+	if (buf && getpwuid_r(uid, &pw, buf, (size_t)bufsz, &res) == 0 && res) {
+		int count = 64;
+		for (int tries = 0; tries < 4; tries++) {
+			gid_t *g = realloc(groups, (size_t)count * sizeof *g);
+			if (!g)
+				break;
+			groups = g;
+			int want = count;
+			if (getgrouplist(pw.pw_name, gid, groups, &want) >= 0) {
+				*n = want;
+				break;
+			}
+			count = want > count ? want : count * 2;
+		}
+	}
+	free(buf);
+	if (*n == 0) {
+		/* Unknown user: only the primary group from the socket. */
+		free(groups);
+		groups = malloc(sizeof *groups);
+		if (groups) {
+			groups[0] = gid;
+			*n = 1;
+		}
+	}
+	return groups;
+}
+
+struct access_saved {
+	gid_t *groups;
+	int n;
+	bool switched;
+};
+
+static int access_become(uid_t uid, gid_t gid, struct access_saved *sv,
+			 char **err)
+{
+	memset(sv, 0, sizeof *sv);
+	uid_t me = geteuid();
+	if (uid == me)
+		return 0;
+	if (me != 0) {
+		if (asprintf(err, "the daemon runs as uid %u and cannot act "
+			     "for uid %u", (unsigned)me, (unsigned)uid) < 0)
+			*err = NULL;
+		errno = EPERM;
+		return -1;
+	}
+	int cur = getgroups(0, NULL);
+	sv->groups = malloc((size_t)(cur > 0 ? cur : 1) * sizeof(gid_t));
+	sv->n = cur > 0 ? getgroups(cur, sv->groups) : 0;
+	int n;
+	gid_t *groups = access_groups(uid, gid, &n);
+	long rc = groups ? syscall(SYS_setgroups, n, groups) : -1;
+	free(groups);
+	if (rc < 0) {
+		if (asprintf(err, "cannot take the groups of uid %u: %s",
+			     (unsigned)uid, strerror(errno)) < 0)
+			*err = NULL;
+		free(sv->groups);
+		sv->groups = NULL;
+		return -1;
+	}
+	syscall(SYS_setfsgid, gid);
+	syscall(SYS_setfsuid, uid);
+	sv->switched = true;
+	return 0;
+}
+
+static void access_restore(struct access_saved *sv)
+{
+	if (sv->switched) {
+		int saved = errno;
+		syscall(SYS_setfsuid, 0);
+		syscall(SYS_setfsgid, getegid());
+		syscall(SYS_setgroups, sv->n, sv->groups);
+		errno = saved;
+	}
+	free(sv->groups);
+}
+
+static void access_reason(char **err, const char *what, const char *path)
+{
+	if (asprintf(err, "cannot %s %s: %s", what, path, strerror(errno)) < 0)
+		*err = NULL;
+}
+
+int access_check(uid_t uid, gid_t gid, const char *path, int mode, char **err)
+{
+	struct access_saved sv;
+	if (access_become(uid, gid, &sv, err) < 0)
+		return -1;
+	/* AT_EACCESS makes the kernel use the (file-system) ids we set,
+	 * not the real ones. */
+	int rc = faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+	if (rc < 0)
+		access_reason(err, (mode & W_OK) ? "write to" : "read", path);
+	access_restore(&sv);
+	return rc < 0 ? -1 : 0;
+}
+
+int access_open(uid_t uid, gid_t gid, const char *path, int flags,
+		mode_t mode, char **err)
+{
+	struct access_saved sv;
+	if (access_become(uid, gid, &sv, err) < 0)
+		return -1;
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	if (fd < 0)
+		access_reason(err, (flags & (O_WRONLY | O_RDWR)) ? "write"
+								: "read",
+			      path);
+	access_restore(&sv);
+	return fd;
+}
+
+static int access_write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int access_write_file(uid_t uid, gid_t gid, const char *path,
+		      const void *data, size_t len, char **err)
+{
+	char *tmp = NULL, *dir = NULL;
+	if (asprintf(&tmp, "%s.tmp-%ld", path, (long)syscall(SYS_gettid)) < 0) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	const char *slash = strrchr(path, '/');
+	dir = slash && slash != path ? strndup(path, (size_t)(slash - path))
+				     : strdup("/");
+	struct access_saved sv;
+	if (access_become(uid, gid, &sv, err) < 0) {
+		free(tmp);
+		free(dir);
+		return -1;
+	}
+	int rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		access_reason(err, "write", path);
+		goto out;
+	}
+	if (access_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		access_reason(err, "write", path);
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		access_reason(err, "write", path);
+		unlink(tmp);
+		goto out;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+out:
+	access_restore(&sv);
+	free(tmp);
+	free(dir);
+	return rc;
+}

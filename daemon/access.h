@@ -1,0 +1,31 @@
+/*
+ * access.h - acting with a patron's file-system rights.
+ *
+ * The kernel decides, not us: when the daemon runs as root, the calling
+ * thread switches its file-system uid/gid and supplementary groups to the
+ * patron's (per-thread raw syscalls, so other threads keep root's rights),
+ * performs the check or the open, and switches back.  A daemon that is not
+ * root can only act for its own uid; other users are refused.
+ *
+ * Any thread; each call restores the thread's credentials before returning.
+ */
+#ifndef TPD_ACCESS_H
+#define TPD_ACCESS_H
+
+#include <sys/types.h>
+
+/* 0 if uid/gid may access path with mode (R_OK, W_OK|X_OK ...), else -1
+ * with a malloc'd reason in *err ("cannot write /x: Permission denied"). */
+int access_check(uid_t uid, gid_t gid, const char *path, int mode,
+		 char **err);
+/* open(2) as uid/gid; -1 with *err on failure. */
+int access_open(uid_t uid, gid_t gid, const char *path, int flags,
+		mode_t mode, char **err);
+
+
+
+/* Writes data to path atomically as uid/gid: a temporary file beside it,
+ * fsync, rename, fsync of the directory.  0 or -1 with *err. */
+int access_write_file(uid_t uid, gid_t gid, const char *path,
+		      const void *data, size_t len, char **err);
+#endif

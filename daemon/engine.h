@@ -1,0 +1,101 @@
+/*
+ * engine.h - the engine thread: the one thread that owns the libtorrent
+ * session (through lt_shim.h).
+ *
+ * The main thread hands it commands through engine_submit() and collects
+ * its events with engine_take_events() when engine_event_fd() is readable.
+ * The engine answers every command with exactly one event carrying the
+ * command's seq, in the order the commands were submitted: this is what
+ * lets the service route create answers with a plain FIFO.  Status events
+ * (seq 0) are interleaved between answers.
+ */
+#ifndef TPD_ENGINE_H
+#define TPD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct engine;
+
+enum engine_cmd_type {
+	ENG_CREATE,      /* add a torrent (bytes or magnet) */
+	ENG_FAIL,        /* answer StartFail with reason, in FIFO order */
+	ENG_CLOSE,
+	ENG_PAUSE,
+	ENG_RESUME,
+	ENG_REANNOUNCE,
+};
+
+struct engine_cmd {
+	enum engine_cmd_type type;
+	uint64_t seq;              /* set by the service, echoed by the event */
+	int64_t id;                /* CLOSE/PAUSE/RESUME/REANNOUNCE */
+	bool delete_files;         /* CLOSE */
+
+	/* CREATE: exactly one of torrent / magnet */
+	unsigned char *torrent;
+	size_t torrent_len;
+	char *magnet;
+	char *save_dir;            /* absolute; NULL = default download dir */
+	uint32_t owner;            /* uid the torrent will belong to */
+	bool have_all;             /* data just hashed by us: seed at once */
+	bool paused;
+	char **peers;
+	size_t n_peers;
+
+	char *reason;              /* FAIL */
+	struct engine_cmd *next;
+};
+
+enum engine_event_type {
+	EV_CREATED,      /* id, info_hash, name, save_path */
+	EV_DUPLICATE,    /* id of the existing torrent, info_hash */
+	EV_START_FAIL,   /* reason */
+	EV_DONE,         /* a CLOSE/PAUSE/RESUME/REANNOUNCE succeeded */
+	EV_FAILED,       /* ... or failed: reason */
+	EV_STATUS,       /* status, pushed (seq 0) */
+};
+
+struct engine_event {
+	enum engine_event_type type;
+	enum engine_cmd_type cmd;  /* what EV_DONE/EV_FAILED answer */
+	uint64_t seq;
+	int64_t id;
+	char info_hash[TP_HASH_HEX_MAX + 1];
+	char *name;
+	char *save_path;
+	char *reason;
+	bool completed;            /* EV_STATUS sent because it just finished */
+	struct tp_status status;   /* EV_STATUS */
+	struct engine_event *next;
+};
+
+struct engine_config {
+	const char *listen;
+	const char *download_dir;  /* absolute */
+	bool dht, lsd, upnp;
+	int tick_ms;
+	int64_t first_id;          /* next id to hand out */
+};
+
+/* Starts the thread and its session.  NULL with *err if the session could
+ * not be created (e.g. the listen address is unusable). */
+struct engine *engine_start(const struct engine_config *cfg, char **err);
+/* Descriptor readable when events are waiting. */
+int engine_event_fd(struct engine *e);
+int engine_listen_port(struct engine *e);
+/* Takes ownership of cmd.  Never blocks on the engine's work. */
+void engine_submit(struct engine *e, struct engine_cmd *cmd);
+/* All waiting events, oldest first (a NULL-terminated list). */
+struct engine_event *engine_take_events(struct engine *e);
+/* Stops the session (saving what must be saved) and joins the thread. */
+void engine_stop(struct engine *e);
+
+struct engine_cmd *engine_cmd_new(enum engine_cmd_type type);
+void engine_cmd_free(struct engine_cmd *cmd);
+void engine_event_free(struct engine_event *ev);
+
+#endif

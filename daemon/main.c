@@ -1,0 +1,342 @@
+/*
+ * main.c - tpd's start-up and shut-down checklist.  Main thread.
+ *
+ * options -> config file -> directories -> signals -> socket (is another
+ * tpd running?) -> engine thread -> workers -> service -> ready -> loop ->
+ * orderly stop.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "engine.h"
+#include "log.h"
+#include "options.h"
+#include "server.h"
+#include "service.h"
+#include "worker.h"
+
+struct tpd {
+	struct tpd_options opt;
+	int argc;
+	char **argv;
+	struct server *srv;
+	struct engine *eng;
+	struct workers *work;
+	struct service *svc;
+	int sig_fd;
+};
+
+static const char *main_env(const char *name)
+{
+	return getenv(name);
+}
+
+static char *main_read_file(const char *path, char **err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (asprintf(err, "cannot read %s: %s", path, strerror(errno)) < 0)
+			*err = NULL;
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t n;
+	while (mem && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, n, mem);
+	if (mem)
+		fclose(mem);
+	fclose(f);
+	return buf;
+}
+
+/* Defaults, then the config file, then the command line, which wins.
+ * Returns the exit status to leave with, or -1 to go on. */
+static int main_configure(struct tpd *t)
+{
+	char *err = NULL;
+	struct tpd_options probe;
+	options_defaults(&probe, geteuid(), main_env);
+	enum options_result r = options_parse(&probe, t->argc, t->argv, &err);
+	if (r != OPTIONS_OK) {
+		if (r == OPTIONS_ERROR)
+			fprintf(stderr, "tpd: %s\nTry 'tpd --help'.\n",
+				err ? err : "bad usage");
+		free(err);
+		options_free(&probe);
+		return r == OPTIONS_EXIT ? 0 : 2;
+	}
+	options_defaults(&t->opt, geteuid(), main_env);
+	if (access(probe.config, F_OK) == 0 || probe.config_given) {
+		char *text = main_read_file(probe.config, &err);
+		if (!text || options_apply_config(&t->opt, probe.config, text,
+						  &err) < 0) {
+			fprintf(stderr, "tpd: %s\n", err ? err : "bad config");
+			free(text);
+			free(err);
+			options_free(&probe);
+			return 1;
+		}
+		free(text);
+	}
+	options_free(&probe);
+	options_parse(&t->opt, t->argc, t->argv, &err);
+	if (options_finish(&t->opt, &err) < 0) {
+		fprintf(stderr, "tpd: %s\n", err ? err : "bad options");
+		free(err);
+		return 1;
+	}
+	return -1;
+}
+
+static int main_mkdirs(const char *path, mode_t mode)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+	free(p);
+	return rc;
+}
+
+static void main_on_engine(void *ctx)
+{
+	struct tpd *t = ctx;
+	struct engine_event *ev = engine_take_events(t->eng);
+	while (ev) {
+		struct engine_event *next = ev->next;
+		ev->next = NULL;
+		service_engine_event(t->svc, ev);
+		ev = next;
+	}
+}
+
+static void main_on_workers(void *ctx)
+{
+	struct tpd *t = ctx;
+	struct work_job *job = workers_take_done(t->work);
+	while (job) {
+		struct work_job *next = job->next;
+		job->next = NULL;
+		service_work_done(t->svc, job);
+		job = next;
+	}
+}
+
+static void main_reload(struct tpd *t)
+{
+	char *err = NULL;
+	char *text = main_read_file(t->opt.config, &err);
+	struct tpd_options fresh;
+	options_defaults(&fresh, geteuid(), main_env);
+	if (!text || options_apply_config(&fresh, t->opt.config, text, &err) < 0) {
+		log_warn("SIGHUP: keeping the old settings: %s",
+			 err ? err : "?");
+	} else {
+		options_parse(&fresh, t->argc, t->argv, &err);
+		log_set_level((enum log_level)fresh.log_level);
+		log_info("SIGHUP: reloaded %s (log level)", t->opt.config);
+	}
+	free(err);
+	free(text);
+	options_free(&fresh);
+}
+
+static void main_on_signal(void *ctx)
+{
+	struct tpd *t = ctx;
+	struct signalfd_siginfo si;
+	while (read(t->sig_fd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			main_reload(t);
+			continue;
+		}
+		log_info("signal %d: stopping", (int)si.ssi_signo);
+		sd_notify(0, "STOPPING=1");
+		server_stop(t->srv);
+	}
+}
+
+static int service_access(void *ctx, uid_t uid, gid_t gid, const char *path,
+			  int mode, char **err)
+{
+	(void)ctx;
+	return access_check(uid, gid, path, mode, err);
+}
+
+static void service_to_engine(void *ctx, struct engine_cmd *cmd)
+{
+	struct tpd *t = ctx;
+	engine_submit(t->eng, cmd);
+}
+
+static void service_to_workers(void *ctx, struct work_job *job)
+{
+	struct tpd *t = ctx;
+	workers_submit(t->work, job);
+}
+
+
+static void service_answer_cb(void *ctx, uint64_t c, const char *l, size_t n)
+{
+	struct tpd *t = ctx;
+	server_answer(t->srv, c, l, n);
+}
+
+static void service_push_cb(void *ctx, uint64_t c, int64_t id, const char *l,
+			    size_t n)
+{
+	struct tpd *t = ctx;
+	server_push(t->srv, c, id, l, n);
+}
+
+int main(int argc, char **argv)
+{
+	struct tpd t = {.argc = argc, .argv = argv, .sig_fd = -1};
+	int rc = main_configure(&t);
+	if (rc >= 0)
+		return rc;
+	log_set_level((enum log_level)t.opt.log_level);
+	rc = 1;
+	char *err = NULL;
+
+	if (main_mkdirs(t.opt.state_dir, 0750) < 0 ||
+	    main_mkdirs(t.opt.download_dir, 0755) < 0) {
+		log_error("cannot create %s or %s: %s", t.opt.state_dir,
+			  t.opt.download_dir, strerror(errno));
+		goto out;
+	}
+	char *sockdir = strdup(t.opt.socket_path);
+	char *slash = sockdir ? strrchr(sockdir, '/') : NULL;
+	if (slash && slash != sockdir) {
+		*slash = 0;
+		main_mkdirs(sockdir, 0755);
+	}
+	free(sockdir);
+
+	/* Signals arrive through a descriptor; every thread blocks them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	t.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	int listen_fd = -1;
+	int nfds = sd_listen_fds(1);
+	if (nfds > 1) {
+		log_error("socket activation passed %d sockets; tpd takes one",
+			  nfds);
+		goto out;
+	}
+	if (nfds == 1)
+		listen_fd = SD_LISTEN_FDS_START;
+	struct server_config sc = {
+		.socket_path = t.opt.socket_path,
+		.listen_fd = listen_fd,
+		.socket_mode = t.opt.socket_mode,
+		.max_line = t.opt.max_line,
+		.max_conns = t.opt.max_conns,
+		.soft_output = 1u << 20,
+		.hard_output = t.opt.max_output,
+	};
+	t.srv = server_new(&sc, &err);
+	if (!t.srv) {
+		log_error("%s", err ? err : "cannot open the socket");
+		goto out;
+	}
+
+	struct engine_config ec = {
+		.listen = t.opt.listen,
+		.download_dir = t.opt.download_dir,
+		.dht = t.opt.dht,
+		.lsd = t.opt.lsd,
+		.upnp = t.opt.upnp,
+		.tick_ms = t.opt.tick_ms,
+		.first_id = 1,
+	};
+	t.eng = engine_start(&ec, &err);
+	if (!t.eng) {
+		log_error("cannot start libtorrent: %s", err ? err : "?");
+		goto out;
+	}
+	t.work = workers_start(t.opt.workers, &err);
+	if (!t.work) {
+		log_error("%s", err ? err : "cannot start workers");
+		goto out;
+	}
+	struct service_config svcc = {
+		.daemon_uid = geteuid(),
+		.download_dir = t.opt.download_dir,
+		.default_tracker = t.opt.tracker,
+		.listen_port = engine_listen_port(t.eng),
+		.max_pending = t.opt.max_pending,
+		.max_torrent_bytes = t.opt.max_torrent_size,
+		.url_timeout_s = t.opt.url_timeout,
+	};
+	struct service_io io = {
+		.ctx = &t,
+		.answer = service_answer_cb,
+		.push = service_push_cb,
+		.engine = service_to_engine,
+		.work = service_to_workers,
+		.access = service_access,
+	};
+	t.svc = service_new(&svcc, &io);
+	if (!t.svc)
+		goto out;
+	server_set_service(t.srv, t.svc);
+	if (server_watch_fd(t.srv, engine_event_fd(t.eng), main_on_engine, &t) < 0 ||
+	    server_watch_fd(t.srv, workers_fd(t.work), main_on_workers, &t) < 0 ||
+	    server_watch_fd(t.srv, t.sig_fd, main_on_signal, &t) < 0) {
+		log_error("cannot watch internal descriptors");
+		goto out;
+	}
+
+	log_info("tpd %s ready on %s (BitTorrent port %d, state %s)",
+		 TP_VERSION, t.opt.socket_path, engine_listen_port(t.eng),
+		 t.opt.state_dir);
+	sd_notify(0, "READY=1");
+	server_run(t.srv);
+	rc = 0;
+out:
+	free(err);
+	/* Connections first (they reference the service), then the engine:
+	 * its last events have nobody left to reach. */
+	if (t.srv)
+		server_free(t.srv);
+	engine_stop(t.eng);
+	workers_stop(t.work);
+	service_free(t.svc);
+	if (t.sig_fd >= 0)
+		close(t.sig_fd);
+	curl_global_cleanup();
+	options_free(&t.opt);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,402 @@
+/*
+ * options.c - defaults, command line and config file (see options.h).
+ * Main thread.  One table describes every setting, so the command line and
+ * the config file cannot drift apart.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+
+enum opt_type { OT_STR, OT_INT, OT_SIZE, OT_BOOL, OT_NOBOOL, OT_MODE,
+		OT_LEVEL, OT_LONG };
+
+struct opt_def {
+	const char *name;
+	int short_name;
+	enum opt_type type;
+	size_t offset;
+	const char *arg;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct tpd_options, f)
+
+static const struct opt_def opt_table[] = {
+	{"socket", 's', OT_STR, OFF(socket_path), "SOCKET", "control socket"},
+	{"state-dir", 'd', OT_STR, OFF(state_dir), "DIR", "state directory"},
+	{"download-dir", 0, OT_STR, OFF(download_dir), "DIR",
+	 "where creates without save_dir download (STATE_DIR/downloads)"},
+	{"listen", 0, OT_STR, OFF(listen), "ADDR:PORT",
+	 "BitTorrent listen address (0.0.0.0:6881; port 0 picks one)"},
+	{"tracker", 0, OT_STR, OFF(tracker), "URL",
+	 "default announce URL for torrents made by seed"},
+	{"tick", 0, OT_INT, OFF(tick_ms), "MS", "status push interval (1000)"},
+	{"no-dht", 0, OT_NOBOOL, OFF(dht), NULL, "disable the DHT"},
+	{"no-lsd", 0, OT_NOBOOL, OFF(lsd), NULL, "disable local peer discovery"},
+	{"no-upnp", 0, OT_NOBOOL, OFF(upnp), NULL, "disable UPnP and NAT-PMP"},
+	{"log-level", 0, OT_LEVEL, OFF(log_level), "LEVEL",
+	 "error, warn, info (default) or debug"},
+	{"max-line", 0, OT_SIZE, OFF(max_line), "BYTES",
+	 "longest request line (16 MiB)"},
+	{"max-connections", 0, OT_SIZE, OFF(max_conns), "N",
+	 "patron connections at once (1024)"},
+	{"max-pending", 0, OT_SIZE, OFF(max_pending), "N",
+	 "unanswered creates per connection (4096)"},
+	{"max-output", 0, OT_SIZE, OFF(max_output), "BYTES",
+	 "unread answers before a patron is disconnected (64 MiB)"},
+	{"max-torrent-size", 0, OT_SIZE, OFF(max_torrent_size), "BYTES",
+	 "largest .torrent read or fetched (16 MiB)"},
+	{"url-timeout", 0, OT_LONG, OFF(url_timeout), "SECONDS",
+	 "total time allowed for fetching a .torrent URL (30)"},
+	{"socket-mode", 0, OT_MODE, OFF(socket_mode), "MODE",
+	 "octal permissions of the socket (0660)"},
+	{"workers", 0, OT_INT, OFF(workers), "N",
+	 "worker threads for fetching and hashing (number of CPUs)"},
+	{"config", 'c', OT_STR, OFF(config), "FILE",
+	 "config file (/etc/tpd/tpd.conf)"},
+};
+
+#define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
+
+void options_defaults(struct tpd_options *o, uid_t uid,
+		      const char *(*env)(const char *name))
+{
+	memset(o, 0, sizeof *o);
+	const char *sock = env("TPD_SOCKET");
+	const char *xdg = env("XDG_RUNTIME_DIR");
+	if (sock && *sock)
+		o->socket_path = strdup(sock);
+	else if (uid == 0 || !xdg || !*xdg)
+		o->socket_path = strdup("/run/tpd/tpd.sock");
+	else if (asprintf(&o->socket_path, "%s/tpd.sock", xdg) < 0)
+		o->socket_path = NULL;
+	const char *home = env("HOME");
+	if (uid == 0 || !home || !*home)
+		o->state_dir = strdup("/var/lib/tpd");
+	else if (asprintf(&o->state_dir, "%s/.local/state/tpd", home) < 0)
+		o->state_dir = NULL;
+	o->config = strdup("/etc/tpd/tpd.conf");
+	o->tick_ms = 1000;
+	o->dht = o->lsd = o->upnp = true;
+	o->log_level = LOG_LVL_INFO;
+	o->max_line = 16u << 20;
+	o->max_conns = 1024;
+	o->max_pending = 4096;
+	o->max_output = 64u << 20;
+	o->max_torrent_size = 16u << 20;
+	o->url_timeout = 30;
+	o->socket_mode = 0660;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->workers = cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 2;
+}
+
+/* Stores one value; a malloc'd reason on failure. */
+static char *opt_set(struct tpd_options *o, const struct opt_def *d,
+		     const char *val)
+{
+	char *field = (char *)o + d->offset;
+	char *end = NULL;
+	char *reason = NULL;
+	errno = 0;
+	switch (d->type) {
+	case OT_STR:
+		if (!*val)
+			goto bad;
+		free(*(char **)field);
+		*(char **)field = strdup(val);
+		return NULL;
+	case OT_INT: {
+		long v = strtol(val, &end, 10);
+		if (errno || *end || end == val || v < 1 || v > INT_MAX)
+			goto bad;
+		*(int *)field = (int)v;
+		return NULL;
+	}
+	case OT_LONG: {
+		long v = strtol(val, &end, 10);
+		if (errno || *end || end == val || v < 1)
+			goto bad;
+		*(long *)field = v;
+		return NULL;
+	}
+	case OT_SIZE: {
+		unsigned long long v = strtoull(val, &end, 10);
+		unsigned long long mult = 1;
+		if (end && (*end == 'K' || *end == 'k'))
+			mult = 1ull << 10, end++;
+		else if (end && (*end == 'M' || *end == 'm'))
+			mult = 1ull << 20, end++;
+		else if (end && (*end == 'G' || *end == 'g'))
+			mult = 1ull << 30, end++;
+		if (errno || *end || end == val || v == 0 || val[0] == '-' ||
+		    v > SIZE_MAX / mult)
+			goto bad;
+		*(size_t *)field = (size_t)(v * mult);
+		return NULL;
+	}
+	case OT_MODE: {
+		unsigned long v = strtoul(val, &end, 8);
+		if (errno || *end || end == val || v > 0777)
+			goto bad;
+		*(mode_t *)field = (mode_t)v;
+		return NULL;
+	}
+	case OT_LEVEL: {
+		int v = log_level_parse(val);
+		if (v < 0)
+			goto bad;
+		*(int *)field = v;
+		return NULL;
+	}
+	case OT_BOOL:
+	case OT_NOBOOL: {
+		bool v;
+		if (!strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+			v = true;
+		else if (!strcmp(val, "no") || !strcmp(val, "false") ||
+			 !strcmp(val, "0"))
+			v = false;
+		else
+			goto bad;
+		*(bool *)field = v;
+		return NULL;
+	}
+	}
+bad:
+	if (asprintf(&reason, "invalid value for %s: \"%s\"", d->name, val) < 0)
+		reason = NULL;
+	return reason ? reason : strdup("invalid value");
+}
+
+void options_usage(void *stream)
+{
+	FILE *f = stream;
+	fprintf(f, "usage: tpd [options]\n\n"
+		   "tpd %s - a BitTorrent daemon shared by local programs "
+		   "(see tpd(8)).\n\n",
+		TP_VERSION);
+	for (size_t i = 0; i < OPT_COUNT; i++) {
+		const struct opt_def *d = &opt_table[i];
+		char left[64];
+		snprintf(left, sizeof left, "%s%c%s--%s%s%s",
+			 d->short_name ? "-" : "   ",
+			 d->short_name ? d->short_name : ' ',
+			 d->short_name ? ", " : " ", d->name,
+			 d->arg ? " " : "", d->arg ? d->arg : "");
+		fprintf(f, "  %-30s %s\n", left, d->help);
+	}
+	fprintf(f, "  %-30s %s\n  %-30s %s\n", "-h, --help", "this text",
+		"-V, --version", "print the version");
+}
+
+enum options_result options_parse(struct tpd_options *o, int argc,
+				  char **argv, char **err)
+{
+	struct option longopts[OPT_COUNT + 3];
+	char shortopts[3 * OPT_COUNT + 8];
+	size_t ns = 0;
+	shortopts[ns++] = ':';
+	for (size_t i = 0; i < OPT_COUNT; i++) {
+		const struct opt_def *d = &opt_table[i];
+		bool arg = d->type != OT_NOBOOL;
+		longopts[i] = (struct option){d->name,
+					      arg ? required_argument : no_argument,
+					      NULL, 1000 + (int)i};
+		if (d->short_name) {
+			shortopts[ns++] = (char)d->short_name;
+			if (arg)
+				shortopts[ns++] = ':';
+		}
+	}
+	longopts[OPT_COUNT] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[OPT_COUNT + 1] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[OPT_COUNT + 2] = (struct option){0, 0, 0, 0};
+	shortopts[ns++] = 'h';
+	shortopts[ns++] = 'V';
+	shortopts[ns] = 0;
+
+	optind = 0; /* full reset: the parser may run more than once */
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const struct opt_def *d = NULL;
+		if (ch >= 1000)
+			d = &opt_table[ch - 1000];
+		for (size_t i = 0; !d && i < OPT_COUNT; i++)
+			if (opt_table[i].short_name == ch)
+				d = &opt_table[i];
+		if (d) {
+			if (d->type == OT_NOBOOL) {
+				*(bool *)((char *)o + d->offset) = false;
+				continue;
+			}
+			if (d->offset == OFF(config))
+				o->config_given = true;
+			*err = opt_set(o, d, optarg);
+			if (*err)
+				return OPTIONS_ERROR;
+			continue;
+		}
+		switch (ch) {
+		case 'h':
+			options_usage(stdout);
+			return OPTIONS_EXIT;
+		case 'V':
+			printf("tpd %s (protocol %d)\n", TP_VERSION,
+			       TP_PROTOCOL_VERSION);
+			return OPTIONS_EXIT;
+		case ':':
+			if (asprintf(err, "option %s needs a value",
+				     argv[optind - 1]) < 0)
+				*err = NULL;
+			return OPTIONS_ERROR;
+		default:
+			if (asprintf(err, "unknown option %s",
+				     argv[optind - 1]) < 0)
+				*err = NULL;
+			return OPTIONS_ERROR;
+		}
+	}
+	if (optind < argc) {
+		if (asprintf(err, "unexpected argument \"%s\"", argv[optind]) < 0)
+			*err = NULL;
+		return OPTIONS_ERROR;
+	}
+	return OPTIONS_OK;
+}
+
+static char *opt_trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+			 s[n - 1] == '\r'))
+		s[--n] = 0;
+	return s;
+}
+
+/* Appends "FILE:LINE: msg" to the error list. */
+static void opt_complain(char **errs, const char *file, int line,
+			 const char *msg)
+{
+	char *next = NULL;
+	if (asprintf(&next, "%s%s%s:%d: %s", *errs ? *errs : "",
+		     *errs ? "\n" : "", file, line, msg) < 0)
+		return;
+	free(*errs);
+	*errs = next;
+}
+
+int options_apply_config(struct tpd_options *o, const char *file,
+			 const char *text, char **err)
+{
+	char *copy = strdup(text);
+	char *errs = NULL;
+	int lineno = 0;
+	char *save = NULL;
+	/* strtok_r would merge empty lines, which only shifts numbering. */
+	for (char *line = copy; line; line = save) {
+		char *nl = strchr(line, '\n');
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = 0;
+		lineno++;
+		char *s = opt_trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			opt_complain(&errs, file, lineno,
+				     "expected \"key = value\"");
+			continue;
+		}
+		*eq = 0;
+		char *key = opt_trim(s);
+		char *val = opt_trim(eq + 1);
+		const struct opt_def *d = NULL;
+		for (size_t i = 0; i < OPT_COUNT; i++) {
+			const char *name = opt_table[i].name;
+			/* "no-dht" is the flag; the key is "dht = no". */
+			if (opt_table[i].type == OT_NOBOOL)
+				name += 3;
+			if (!strcmp(key, name))
+				d = &opt_table[i];
+		}
+		if (!d || d->offset == OFF(config)) {
+			char *m = NULL;
+			if (asprintf(&m, "unknown key \"%s\"", key) >= 0)
+				opt_complain(&errs, file, lineno, m);
+			free(m);
+			continue;
+		}
+		char *why = opt_set(o, d, val);
+		if (why) {
+			opt_complain(&errs, file, lineno, why);
+			free(why);
+		}
+	}
+	free(copy);
+	if (errs) {
+		*err = errs;
+		return -1;
+	}
+	return 0;
+}
+
+static int opt_absolute(char **path, char **err)
+{
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	char *cwd = getcwd(NULL, 0);
+	char *abs = NULL;
+	if (!cwd || asprintf(&abs, "%s/%s", cwd, *path) < 0) {
+		free(cwd);
+		*err = strdup("cannot find the current directory");
+		return -1;
+	}
+	free(cwd);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+int options_finish(struct tpd_options *o, char **err)
+{
+	if (!o->socket_path || !o->state_dir) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	if (!o->download_dir &&
+	    asprintf(&o->download_dir, "%s/downloads", o->state_dir) < 0) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	if (opt_absolute(&o->socket_path, err) < 0 ||
+	    opt_absolute(&o->state_dir, err) < 0 ||
+	    opt_absolute(&o->download_dir, err) < 0)
+		return -1;
+	return 0;
+}
+
+void options_free(struct tpd_options *o)
+{
+	free(o->socket_path);
+	free(o->state_dir);
+	free(o->download_dir);
+	free(o->listen);
+	free(o->tracker);
+	free(o->config);
+	memset(o, 0, sizeof *o);
+}

@@ -1,0 +1,54 @@
+/*
+ * options.h - tpd's settings: defaults, the command line (getopt_long) and
+ * the config file (`key = value` lines, one key per long option).
+ * Pure functions, main thread; unit-tested.
+ */
+#ifndef TPD_OPTIONS_H
+#define TPD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tpd_options {
+	char *socket_path;
+	char *state_dir;
+	char *download_dir;
+	char *listen;
+	char *tracker;
+	char *config;
+	bool config_given;      /* --config named it: a missing file is an error */
+	int tick_ms;
+	bool dht, lsd, upnp;
+	int log_level;
+	size_t max_line;
+	size_t max_conns;
+	size_t max_pending;
+	size_t max_output;
+	size_t max_torrent_size;
+	long url_timeout;
+	mode_t socket_mode;
+	int workers;
+};
+
+enum options_result { OPTIONS_OK, OPTIONS_EXIT, OPTIONS_ERROR };
+
+/* Defaults for a daemon running as uid with the given environment
+ * (getenv-like lookup so tests can pass their own). */
+void options_defaults(struct tpd_options *o, uid_t uid,
+		      const char *(*env)(const char *name));
+/* Parses argv over the current values.  OPTIONS_EXIT: --help or --version
+ * printed to stdout.  OPTIONS_ERROR: *err says why (usage problem). */
+enum options_result options_parse(struct tpd_options *o, int argc,
+				  char **argv, char **err);
+/* Applies a config file's text; keys already set on the command line
+ * (marked in `cmdline`) are kept.  -1 with every problem in *err, each as
+ * "FILE:LINE: message". */
+int options_apply_config(struct tpd_options *o, const char *file,
+			 const char *text, char **err);
+/* Makes the relative paths absolute, derives download_dir. */
+int options_finish(struct tpd_options *o, char **err);
+void options_free(struct tpd_options *o);
+void options_usage(void *stream);
+
+#endif

@@ -1,0 +1,617 @@
+/*
+ * server.c - listening socket, patron connections and the epoll loop
+ * (see server.h).  Main thread only.
+ *
+ * Flow per connection, as in redis' networking.c: read -> split lines ->
+ * decode -> service -> queue output -> flush before sleeping, arming
+ * EPOLLOUT only when the socket is full.  A connection is never freed
+ * inside its own callback: it is marked dead and reaped at the end of the
+ * loop turn.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "proto.h"
+#include "service.h"
+
+#define SERVER_READ_CHUNK 65536
+#define SERVER_MAX_EVENTS 256
+#define SERVER_LISTEN_BACKLOG 4096
+
+enum watch_kind { WATCH_LISTEN, WATCH_CONN, WATCH_FD };
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	void (*fn)(void *ctx);
+	void *ctx;
+	struct watch *next;
+};
+
+struct conn {
+	struct watch w;          /* first: epoll data points here */
+	uint64_t id;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_off, out_len, out_cap;
+	struct idmap coalesced;  /* id -> malloc'd status line not yet queued */
+	bool epollout;
+	bool closing;            /* stop reading; close once output is sent */
+	bool dead;
+	bool flush_listed;
+	struct conn *next_flush;
+	struct conn *next_dead;
+};
+
+struct server {
+	struct server_config cfg;
+	char *socket_path;
+	bool own_socket;         /* we created the file (not socket-activated) */
+	int epfd;
+	struct watch listen;
+	struct watch *fds;
+	struct idmap conns;
+	uint64_t next_conn_id;
+	struct conn *flush_list;
+	struct conn *dead_list;
+	struct service *svc;
+	bool running;
+};
+
+/* --- the listening socket ---------------------------------------------- */
+
+static int server_bind(struct server *srv, char **err)
+{
+	const char *path = srv->cfg.socket_path;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path) {
+		if (asprintf(err, "socket path too long (max %zu bytes): %s",
+			     sizeof sa.sun_path - 1, path) < 0)
+			*err = NULL;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	/* A live daemon answers connect(); a stale file refuses it. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
+		close(probe);
+		close(fd);
+		if (asprintf(err, "another tpd is already listening on %s",
+			     path) < 0)
+			*err = NULL;
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	if (unlink(path) == 0)
+		log_info("removed stale socket %s", path);
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (rc < 0 || chmod(path, srv->cfg.socket_mode) < 0 ||
+	    listen(fd, SERVER_LISTEN_BACKLOG) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		goto fail;
+	}
+	srv->own_socket = true;
+	return fd;
+fail:
+	if (asprintf(err, "cannot listen on %s: %s", path, strerror(errno)) < 0)
+		*err = NULL;
+	return -1;
+}
+
+struct server *server_new(const struct server_config *cfg, char **err)
+{
+	struct server *srv = calloc(1, sizeof *srv);
+	if (!srv) {
+		*err = strdup("out of memory");
+		return NULL;
+	}
+	srv->cfg = *cfg;
+	srv->socket_path = strdup(cfg->socket_path);
+	srv->cfg.socket_path = srv->socket_path;
+	srv->next_conn_id = 1;
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	int fd = cfg->listen_fd;
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	} else {
+		fd = server_bind(srv, err);
+	}
+	if (srv->epfd < 0 || fd < 0) {
+		if (srv->epfd < 0 && !*err)
+			*err = strdup("epoll_create1 failed");
+		if (srv->epfd >= 0)
+			close(srv->epfd);
+		free(srv->socket_path);
+		free(srv);
+		return NULL;
+	}
+	srv->listen.kind = WATCH_LISTEN;
+	srv->listen.fd = fd;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->listen};
+	epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return srv;
+}
+
+void server_set_service(struct server *srv, struct service *svc)
+{
+	srv->svc = svc;
+}
+
+int server_watch_fd(struct server *srv, int fd, void (*fn)(void *ctx),
+		    void *ctx)
+{
+	struct watch *w = calloc(1, sizeof *w);
+	if (!w)
+		return -1;
+	w->kind = WATCH_FD;
+	w->fd = fd;
+	w->fn = fn;
+	w->ctx = ctx;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(w);
+		return -1;
+	}
+	w->next = srv->fds;
+	srv->fds = w;
+	return 0;
+}
+
+size_t server_conn_count(const struct server *srv)
+{
+	return srv->conns.count;
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+static void conn_kill(struct server *srv, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->next_dead = srv->dead_list;
+	srv->dead_list = c;
+}
+
+static void conn_free(struct server *srv, struct conn *c)
+{
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
+	close(c->w.fd);
+	idmap_del(&srv->conns, (int64_t)c->id);
+	if (srv->svc)
+		service_conn_close(srv->svc, c->id);
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&c->coalesced, &pos, &key, &val))
+		free(val);
+	idmap_free(&c->coalesced);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static void conn_want_flush(struct server *srv, struct conn *c)
+{
+	if (c->flush_listed)
+		return;
+	c->flush_listed = true;
+	c->next_flush = srv->flush_list;
+	srv->flush_list = c;
+}
+
+static size_t conn_backlog(const struct conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+static int conn_append(struct conn *c, const char *data, size_t len)
+{
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_len + len > c->out_cap) {
+		/* Reclaim the sent prefix before growing. */
+		if (c->out_off > 0) {
+			memmove(c->out, c->out + c->out_off, conn_backlog(c));
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (cap < c->out_len + len)
+			cap *= 2;
+		char *o = realloc(c->out, cap);
+		if (!o)
+			return -1;
+		c->out = o;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+	return 0;
+}
+
+static struct conn *server_conn(struct server *srv, uint64_t id)
+{
+	struct conn *c = idmap_get(&srv->conns, (int64_t)id);
+	return c && !c->dead ? c : NULL;
+}
+
+void server_answer(void *ctx, uint64_t conn, const char *line, size_t len)
+{
+	struct server *srv = ctx;
+	struct conn *c = server_conn(srv, conn);
+	if (!c)
+		return;
+	if (conn_backlog(c) + len > srv->cfg.hard_output) {
+		log_warn("connection %llu (uid %u, pid %d) does not read its "
+			 "answers: %zu bytes queued; closing it",
+			 (unsigned long long)c->id, (unsigned)c->uid, (int)c->pid,
+			 conn_backlog(c));
+		conn_kill(srv, c);
+		return;
+	}
+	if (conn_append(c, line, len) < 0) {
+		log_error("out of memory queueing for connection %llu",
+			  (unsigned long long)c->id);
+		conn_kill(srv, c);
+		return;
+	}
+	conn_want_flush(srv, c);
+}
+
+void server_push(void *ctx, uint64_t conn, int64_t id, const char *line,
+		 size_t len)
+{
+	struct server *srv = ctx;
+	struct conn *c = server_conn(srv, conn);
+	if (!c)
+		return;
+	if (conn_backlog(c) + len <= srv->cfg.soft_output &&
+	    c->coalesced.count == 0) {
+		server_answer(srv, conn, line, len);
+		return;
+	}
+	/* Behind: keep only the newest status per torrent until it reads. */
+	char *copy = strndup(line, len);
+	if (!copy)
+		return;
+	free(idmap_get(&c->coalesced, id));
+	if (idmap_put(&c->coalesced, id, copy) < 0)
+		free(copy);
+}
+
+/* Moves coalesced pushes into the output once the patron has caught up. */
+static void conn_release_coalesced(struct server *srv, struct conn *c)
+{
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (conn_backlog(c) < srv->cfg.soft_output &&
+	       idmap_next(&c->coalesced, &pos, &key, &val)) {
+		if (conn_append(c, val, strlen(val)) < 0)
+			break;
+		free(val);
+		idmap_del(&c->coalesced, key);
+		pos = 0; /* deletion may move entries: restart the scan */
+	}
+}
+
+static void conn_flush(struct server *srv, struct conn *c)
+{
+	for (;;) {
+		while (conn_backlog(c) > 0) {
+			ssize_t n = send(c->w.fd, c->out + c->out_off,
+					 conn_backlog(c), MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					goto blocked;
+				log_debug("connection %llu: send: %s",
+					  (unsigned long long)c->id,
+					  strerror(errno));
+				conn_kill(srv, c);
+				return;
+			}
+			c->out_off += (size_t)n;
+		}
+		c->out_off = c->out_len = 0;
+		if (c->coalesced.count == 0)
+			break;
+		conn_release_coalesced(srv, c);
+	}
+	if (c->closing) {
+		conn_kill(srv, c);
+		return;
+	}
+	if (c->epollout) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->w};
+		epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+		c->epollout = false;
+	}
+	return;
+blocked:
+	if (!c->epollout) {
+		struct epoll_event ev = {
+			.events = (c->closing ? 0 : EPOLLIN) | EPOLLOUT,
+			.data.ptr = &c->w};
+		epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+		c->epollout = true;
+	}
+}
+
+static void conn_error(struct server *srv, struct conn *c,
+		       enum tp_err code, const char *reason, json_object *tag)
+{
+	json_object *ev = tp_error_event(code, reason, tag);
+	size_t len;
+	char *line = tp_line(ev, &len);
+	json_object_put(ev);
+	if (line)
+		server_answer(srv, c->id, line, len);
+	free(line);
+}
+
+static void conn_line(struct server *srv, struct conn *c, const char *line,
+		      size_t len)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return; /* blank lines are keep-alives, not requests */
+	struct tp_request req;
+	struct tp_error err;
+	memset(&req, 0, sizeof req);
+	memset(&err, 0, sizeof err);
+	if (tp_request_parse(line, len, &req, &err) < 0) {
+		conn_error(srv, c, err.code, err.reason ? err.reason : "bad request",
+			   err.tag);
+		tp_error_free(&err);
+		return;
+	}
+	service_request(srv->svc, c->id, &req);
+	tp_request_free(&req);
+}
+
+static void conn_read(struct server *srv, struct conn *c)
+{
+	for (;;) {
+		if (c->in_cap - c->in_len < SERVER_READ_CHUNK) {
+			size_t cap = c->in_cap ? c->in_cap * 2 : SERVER_READ_CHUNK * 2;
+			char *in = realloc(c->in, cap);
+			if (!in) {
+				conn_kill(srv, c);
+				return;
+			}
+			c->in = in;
+			c->in_cap = cap;
+		}
+		ssize_t n = recv(c->w.fd, c->in + c->in_len,
+				 c->in_cap - c->in_len, 0);
+		if (n == 0) {
+			conn_kill(srv, c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_kill(srv, c);
+			return;
+		}
+		size_t scan_from = c->in_len;
+		c->in_len += (size_t)n;
+		/* Every complete line is a request. */
+		size_t start = 0;
+		char *nl;
+		while (!c->dead && !c->closing &&
+		       (nl = memchr(c->in + scan_from, '\n',
+				    c->in_len - scan_from)) != NULL) {
+			size_t end = (size_t)(nl - c->in);
+			if (end - start > srv->cfg.max_line)
+				break;
+			conn_line(srv, c, c->in + start, end - start);
+			start = end + 1;
+			scan_from = start;
+		}
+		if (c->dead || c->closing)
+			return;
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+		if (c->in_len > srv->cfg.max_line) {
+			char *reason = NULL;
+			if (asprintf(&reason, "request line longer than %zu "
+				     "bytes; closing the connection",
+				     srv->cfg.max_line) < 0)
+				reason = NULL;
+			conn_error(srv, c, TP_ERR_TOO_LARGE,
+				   reason ? reason : "line too long", NULL);
+			free(reason);
+			log_warn("connection %llu (uid %u): oversize line, closing",
+				 (unsigned long long)c->id, (unsigned)c->uid);
+			c->closing = true;
+			free(c->in);
+			c->in = NULL;
+			c->in_len = c->in_cap = 0;
+			struct epoll_event ev = {.events = EPOLLOUT,
+						 .data.ptr = &c->w};
+			epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+			c->epollout = true;
+			return;
+		}
+	}
+}
+
+static void server_refuse(int fd, const char *reason)
+{
+	json_object *ev = tp_error_event(TP_ERR_BUSY, reason, NULL);
+	size_t len;
+	char *line = tp_line(ev, &len);
+	json_object_put(ev);
+	if (line) {
+		ssize_t n = send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)n;
+	}
+	free(line);
+	close(fd);
+}
+
+static void server_accept(struct server *srv)
+{
+	for (;;) {
+		int fd = accept4(srv->listen.fd, NULL, NULL,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (srv->conns.count >= srv->cfg.max_conns) {
+			log_warn("refusing a connection: %zu already open",
+				 srv->conns.count);
+			server_refuse(fd, "too many connections; try again later");
+			continue;
+		}
+		struct ucred cred;
+		socklen_t clen = sizeof cred;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+			log_warn("SO_PEERCRED: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		struct conn *c = calloc(1, sizeof *c);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->w.kind = WATCH_CONN;
+		c->w.fd = fd;
+		c->id = srv->next_conn_id++;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->w};
+		if (idmap_put(&srv->conns, (int64_t)c->id, c) < 0 ||
+		    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			idmap_del(&srv->conns, (int64_t)c->id);
+			close(fd);
+			free(c);
+			continue;
+		}
+		service_conn_open(srv->svc, c->id, c->uid, c->gid, c->pid);
+		log_debug("connection %llu from uid %u pid %d",
+			  (unsigned long long)c->id, (unsigned)c->uid, (int)c->pid);
+	}
+}
+
+/* --- the loop -------------------------------------------------------------- */
+
+static void server_end_of_turn(struct server *srv)
+{
+	while (srv->flush_list) {
+		struct conn *c = srv->flush_list;
+		srv->flush_list = c->next_flush;
+		c->flush_listed = false;
+		if (!c->dead)
+			conn_flush(srv, c);
+	}
+	while (srv->dead_list) {
+		struct conn *c = srv->dead_list;
+		srv->dead_list = c->next_dead;
+		conn_free(srv, c);
+	}
+}
+
+void server_run(struct server *srv)
+{
+	struct epoll_event evs[SERVER_MAX_EVENTS];
+	srv->running = true;
+	while (srv->running) {
+		int n = epoll_wait(srv->epfd, evs, SERVER_MAX_EVENTS, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+			if (w->kind == WATCH_LISTEN) {
+				server_accept(srv);
+			} else if (w->kind == WATCH_FD) {
+				w->fn(w->ctx);
+			} else {
+				struct conn *c = (struct conn *)w;
+				if (c->dead)
+					continue;
+				if (evs[i].events & EPOLLOUT)
+					conn_flush(srv, c);
+				if (!c->dead && !c->closing &&
+				    (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+					conn_read(srv, c);
+				if (!c->dead && c->closing &&
+				    (evs[i].events & (EPOLLHUP | EPOLLERR)))
+					conn_kill(srv, c);
+			}
+		}
+		server_end_of_turn(srv);
+	}
+}
+
+void server_stop(struct server *srv)
+{
+	srv->running = false;
+}
+
+void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	server_end_of_turn(srv);
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&srv->conns, &pos, &key, &val)) {
+		conn_free(srv, val);
+		pos = 0;
+	}
+	idmap_free(&srv->conns);
+	while (srv->fds) {
+		struct watch *next = srv->fds->next;
+		free(srv->fds);
+		srv->fds = next;
+	}
+	close(srv->listen.fd);
+	if (srv->own_socket)
+		unlink(srv->socket_path);
+	close(srv->epfd);
+	free(srv->socket_path);
+	free(srv);
+}

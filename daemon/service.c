@@ -1,0 +1,919 @@
+/*
+ * service.c - FIFO, ownership and routing (see service.h).  Main thread.
+ *
+ * Every command sent to the engine is remembered in one FIFO, because the
+ * engine answers its commands exactly once each and in order.  Unlike the
+ * seed's TorrentService, an entry stays in the FIFO when its connection
+ * goes away (the answer is then simply not delivered), and every entry
+ * carries a sequence number that the answer must match: a drift is an
+ * invariant violation we log and recover from rather than a silent
+ * misrouting.
+ *
+ * Slow creates (path, url, seed) first go to a worker; only when the work
+ * is done do they enter the FIFO, so a slow download never holds up other
+ * patrons' answers.
+ */
+#include "service.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "idmap.h"
+#include "log.h"
+
+struct svc_conn {
+	uint64_t id;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool watch_all;
+	struct idmap watched;    /* id -> (void *)1 */
+	size_t pending;          /* creates not yet answered */
+};
+
+struct svc_torrent {
+	int64_t id;
+	uid_t owner;
+	uint64_t creator;        /* connection id; may have closed */
+	struct tp_status st;
+};
+
+/* One command waiting for the engine's answer. */
+struct svc_pending {
+	uint64_t seq;
+	uint64_t conn;
+	uid_t uid;
+	enum tp_op op;
+	json_object *tag;
+	char *torrent_out;       /* seed: reported in NewTorrentCreated */
+	struct svc_pending *next;
+};
+
+/* The service's context riding on a worker job. */
+struct svc_job {
+	uint64_t conn;
+	json_object *tag;
+	enum tp_op op;
+	char *save_dir;
+	char **peers;
+	size_t n_peers;
+	bool paused;
+};
+
+struct service {
+	struct service_config cfg;
+	struct service_io io;
+	struct idmap conns;
+	struct idmap torrents;
+	struct svc_pending *fifo_head, *fifo_tail;
+	size_t fifo_len;
+	uint64_t next_seq;
+};
+
+static char *svc_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct service *service_new(const struct service_config *cfg,
+			    const struct service_io *io)
+{
+	struct service *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	s->cfg.download_dir = svc_strdup(cfg->download_dir);
+	s->cfg.default_tracker = svc_strdup(cfg->default_tracker);
+	if (s->cfg.max_pending == 0)
+		s->cfg.max_pending = 4096;
+	if (s->cfg.max_torrent_bytes == 0)
+		s->cfg.max_torrent_bytes = 16u << 20;
+	if (s->cfg.url_timeout_s == 0)
+		s->cfg.url_timeout_s = 30;
+	s->io = *io;
+	s->next_seq = 1;
+	return s;
+}
+
+static void svc_pending_free(struct svc_pending *p)
+{
+	json_object_put(p->tag);
+	free(p->torrent_out);
+	free(p);
+}
+
+static void svc_job_ctx_free(void *ctx)
+{
+	struct svc_job *j = ctx;
+	if (!j)
+		return;
+	json_object_put(j->tag);
+	free(j->save_dir);
+	for (size_t i = 0; i < j->n_peers; i++)
+		free(j->peers[i]);
+	free(j->peers);
+	free(j);
+}
+
+static void svc_conn_free(struct svc_conn *c)
+{
+	idmap_free(&c->watched);
+	free(c);
+}
+
+static void svc_torrent_free(struct svc_torrent *t)
+{
+	tp_status_free(&t->st);
+	free(t);
+}
+
+void service_free(struct service *s)
+{
+	if (!s)
+		return;
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&s->conns, &pos, &key, &val))
+		svc_conn_free(val);
+	idmap_free(&s->conns);
+	pos = 0;
+	while (idmap_next(&s->torrents, &pos, &key, &val))
+		svc_torrent_free(val);
+	idmap_free(&s->torrents);
+	while (s->fifo_head) {
+		struct svc_pending *next = s->fifo_head->next;
+		svc_pending_free(s->fifo_head);
+		s->fifo_head = next;
+	}
+	free((char *)s->cfg.download_dir);
+	free((char *)s->cfg.default_tracker);
+	free(s);
+}
+
+size_t service_torrent_count(const struct service *s)
+{
+	return s->torrents.count;
+}
+
+size_t service_pending_count(const struct service *s)
+{
+	return s->fifo_len;
+}
+
+/* --- sending ---------------------------------------------------------- */
+
+static void svc_send(struct service *s, uint64_t conn, json_object *ev)
+{
+	if (idmap_get(&s->conns, (int64_t)conn)) {
+		size_t len;
+		char *line = tp_line(ev, &len);
+		if (line)
+			s->io.answer(s->io.ctx, conn, line, len);
+		free(line);
+	}
+	json_object_put(ev);
+}
+
+static void svc_error(struct service *s, uint64_t conn, json_object *tag,
+		      enum tp_err code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void svc_error(struct service *s, uint64_t conn, json_object *tag,
+		      enum tp_err code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *reason = NULL;
+	if (vasprintf(&reason, fmt, ap) < 0)
+		reason = NULL;
+	va_end(ap);
+	svc_send(s, conn, tp_error_event(code, reason ? reason : "error", tag));
+	free(reason);
+}
+
+static void svc_start_fail(struct service *s, uint64_t conn, json_object *tag,
+			   const char *reason)
+{
+	json_object *ev = tp_event_new("StartFail", tag);
+	json_object_object_add(ev, "reason", json_object_new_string(reason));
+	svc_send(s, conn, ev);
+}
+
+static bool svc_visible(const struct service *s, uid_t uid,
+			const struct svc_torrent *t)
+{
+	return uid == 0 || uid == s->cfg.daemon_uid || uid == t->owner;
+}
+
+static json_object *svc_status_json(const struct svc_torrent *t,
+				    const char *type, json_object *tag)
+{
+	json_object *ev = tp_event_new(type, tag);
+	tp_status_to_json(&t->st, ev);
+	return ev;
+}
+
+static bool svc_wants(const struct service *s, const struct svc_conn *c,
+		      const struct svc_torrent *t)
+{
+	if (c->id == t->creator)
+		return true;
+	if (!svc_visible(s, c->uid, t))
+		return false;
+	return c->watch_all || idmap_get(&c->watched, t->id) != NULL;
+}
+
+/* Sends a torrent's latest status to its creator and watchers. */
+static void svc_push_status(struct service *s, const struct svc_torrent *t)
+{
+	json_object *ev = svc_status_json(t, "StatusUpdate", NULL);
+	size_t len;
+	char *line = tp_line(ev, &len);
+	json_object_put(ev);
+	if (!line)
+		return;
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&s->conns, &pos, &key, &val)) {
+		struct svc_conn *c = val;
+		if (svc_wants(s, c, t))
+			s->io.push(s->io.ctx, c->id, t->id, line, len);
+	}
+	free(line);
+}
+
+/* --- connections -------------------------------------------------------- */
+
+void service_conn_open(struct service *s, uint64_t conn, uid_t uid,
+		       gid_t gid, pid_t pid)
+{
+	struct svc_conn *c = calloc(1, sizeof *c);
+	if (!c || idmap_put(&s->conns, (int64_t)conn, c) < 0) {
+		free(c);
+		log_error("out of memory registering connection %llu",
+			  (unsigned long long)conn);
+		return;
+	}
+	c->id = conn;
+	c->uid = uid;
+	c->gid = gid;
+	c->pid = pid;
+}
+
+void service_conn_close(struct service *s, uint64_t conn)
+{
+	struct svc_conn *c = idmap_del(&s->conns, (int64_t)conn);
+	if (c)
+		svc_conn_free(c);
+}
+
+/* --- the FIFO ----------------------------------------------------------- */
+
+static void svc_enqueue(struct service *s, struct svc_conn *c,
+			json_object *tag, enum tp_op op, struct engine_cmd *cmd,
+			const char *torrent_out)
+{
+	struct svc_pending *p = calloc(1, sizeof *p);
+	if (!p) {
+		engine_cmd_free(cmd);
+		svc_error(s, c->id, tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	p->seq = s->next_seq++;
+	p->conn = c->id;
+	p->uid = c->uid;
+	p->op = op;
+	p->tag = tag ? json_object_get(tag) : NULL;
+	p->torrent_out = svc_strdup(torrent_out);
+	if (s->fifo_tail)
+		s->fifo_tail->next = p;
+	else
+		s->fifo_head = p;
+	s->fifo_tail = p;
+	s->fifo_len++;
+	if (op == TP_OP_CREATE || op == TP_OP_SEED)
+		c->pending++;
+	cmd->seq = p->seq;
+	cmd->owner = c->uid;
+	s->io.engine(s->io.ctx, cmd);
+}
+
+/* Takes the FIFO entry answered by seq: normally the head. */
+static struct svc_pending *svc_dequeue(struct service *s, uint64_t seq)
+{
+	struct svc_pending **pp = &s->fifo_head;
+	struct svc_pending *prev = NULL;
+	while (*pp && (*pp)->seq != seq) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	struct svc_pending *p = *pp;
+	if (!p) {
+		log_error("engine answered unknown request %llu",
+			  (unsigned long long)seq);
+		return NULL;
+	}
+	if (p != s->fifo_head)
+		log_error("engine answered request %llu out of order",
+			  (unsigned long long)seq);
+	*pp = p->next;
+	if (s->fifo_tail == p)
+		s->fifo_tail = prev;
+	s->fifo_len--;
+	struct svc_conn *c = idmap_get(&s->conns, (int64_t)p->conn);
+	if (c && (p->op == TP_OP_CREATE || p->op == TP_OP_SEED) && c->pending)
+		c->pending--;
+	return p;
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+static struct svc_torrent *svc_find(struct service *s, struct svc_conn *c,
+				    int64_t id, json_object *tag)
+{
+	struct svc_torrent *t = idmap_get(&s->torrents, id);
+	if (!t || !svc_visible(s, c->uid, t)) {
+		svc_error(s, c->id, tag, TP_ERR_NOT_FOUND, "no torrent %lld",
+			  (long long)id);
+		return NULL;
+	}
+	return t;
+}
+
+static char **svc_strv_dup(char **v, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	char **out = calloc(n, sizeof *out);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = strdup(v[i]);
+	return out;
+}
+
+/* Checks the save directory with the patron's rights.  The default
+ * download directory is the daemon's own and needs no check. */
+static int svc_check_save_dir(struct service *s, struct svc_conn *c,
+			      const char *dir, char **err)
+{
+	if (!dir)
+		return 0;
+	return s->io.access(s->io.ctx, c->uid, c->gid, dir, W_OK | X_OK, err);
+}
+
+static struct engine_cmd *svc_create_cmd(const char *save_dir, char **peers,
+					 size_t n_peers, bool paused)
+{
+	struct engine_cmd *cmd = engine_cmd_new(ENG_CREATE);
+	if (!cmd)
+		return NULL;
+	cmd->save_dir = svc_strdup(save_dir);
+	cmd->peers = svc_strv_dup(peers, n_peers);
+	cmd->n_peers = cmd->peers ? n_peers : 0;
+	cmd->paused = paused;
+	return cmd;
+}
+
+/* A create whose content is already known to be unusable still takes its
+ * place in the FIFO, so answers on this connection keep their order. */
+static void svc_fail_in_order(struct service *s, struct svc_conn *c,
+			      struct tp_request *req, const char *reason)
+{
+	struct engine_cmd *cmd = engine_cmd_new(ENG_FAIL);
+	if (!cmd) {
+		svc_start_fail(s, c->id, req->tag, reason);
+		return;
+	}
+	cmd->reason = strdup(reason);
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+static void svc_submit_job(struct service *s, struct svc_conn *c,
+			   struct tp_request *req, struct work_job *job)
+{
+	struct svc_job *ctx = calloc(1, sizeof *ctx);
+	if (!ctx) {
+		work_job_free(job);
+		svc_start_fail(s, c->id, req->tag, "out of memory");
+		return;
+	}
+	ctx->conn = c->id;
+	ctx->tag = req->tag ? json_object_get(req->tag) : NULL;
+	ctx->op = req->op;
+	ctx->save_dir = svc_strdup(req->save_dir);
+	ctx->peers = svc_strv_dup(req->peers, req->n_peers);
+	ctx->n_peers = ctx->peers ? req->n_peers : 0;
+	ctx->paused = req->paused;
+	job->uid = c->uid;
+	job->gid = c->gid;
+	job->ctx = ctx;
+	job->ctx_free = svc_job_ctx_free;
+	c->pending++;
+	s->io.work(s->io.ctx, job);
+}
+
+static void svc_op_create(struct service *s, struct svc_conn *c,
+			  struct tp_request *req)
+{
+	if (req->content_error) {
+		svc_fail_in_order(s, c, req, req->content_error);
+		return;
+	}
+	char *err = NULL;
+	if (svc_check_save_dir(s, c, req->save_dir, &err) < 0) {
+		char *reason = NULL;
+		if (asprintf(&reason, "cannot download into %s: %s",
+			     req->save_dir, err ? err : "not allowed") < 0)
+			reason = NULL;
+		svc_fail_in_order(s, c, req, reason ? reason : "not allowed");
+		free(reason);
+		free(err);
+		return;
+	}
+	if (req->source == TP_SRC_PATH || req->source == TP_SRC_URL) {
+		struct work_job *job = work_job_new(
+			req->source == TP_SRC_PATH ? WORK_READ_TORRENT
+						   : WORK_FETCH_URL);
+		if (!job) {
+			svc_start_fail(s, c->id, req->tag, "out of memory");
+			return;
+		}
+		job->path = svc_strdup(req->path);
+		job->url = svc_strdup(req->url);
+		job->max_bytes = s->cfg.max_torrent_bytes;
+		job->timeout_s = s->cfg.url_timeout_s;
+		svc_submit_job(s, c, req, job);
+		return;
+	}
+	struct engine_cmd *cmd = svc_create_cmd(req->save_dir, req->peers,
+						req->n_peers, req->paused);
+	if (!cmd) {
+		svc_start_fail(s, c->id, req->tag, "out of memory");
+		return;
+	}
+	if (req->source == TP_SRC_TORRENT) {
+		cmd->torrent = req->torrent;
+		cmd->torrent_len = req->torrent_len;
+		req->torrent = NULL;
+		req->torrent_len = 0;
+	} else {
+		cmd->magnet = svc_strdup(req->magnet);
+	}
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+static void svc_op_seed(struct service *s, struct svc_conn *c,
+			struct tp_request *req)
+{
+	if (req->n_trackers == 0 && !s->cfg.default_tracker) {
+		svc_fail_in_order(s, c, req,
+				  "no tracker given and the daemon has no "
+				  "--tracker default");
+		return;
+	}
+	if (!req->torrent_out) {
+		svc_fail_in_order(s, c, req,
+				  "torrent_out is required: where should the "
+				  ".torrent be written?");
+		return;
+	}
+	struct work_job *job = work_job_new(WORK_MAKE_TORRENT);
+	if (!job) {
+		svc_start_fail(s, c->id, req->tag, "out of memory");
+		return;
+	}
+	job->path = strdup(req->path);
+	if (req->n_trackers) {
+		job->trackers = svc_strv_dup(req->trackers, req->n_trackers);
+		job->n_trackers = job->trackers ? req->n_trackers : 0;
+	} else {
+		job->trackers = calloc(1, sizeof *job->trackers);
+		if (job->trackers) {
+			job->trackers[0] = strdup(s->cfg.default_tracker);
+			job->n_trackers = 1;
+		}
+	}
+	job->piece_size = (int)req->piece_size;
+	job->version = req->version == TP_TV_V2	      ? 2
+		       : req->version == TP_TV_HYBRID ? 3
+						      : 1;
+	job->private_flag = req->private_flag;
+	job->comment = svc_strdup(req->comment);
+	job->creator = svc_strdup(req->creator);
+	job->out_path = strdup(req->torrent_out);
+	svc_submit_job(s, c, req, job);
+}
+
+static void svc_op_control(struct service *s, struct svc_conn *c,
+			   struct tp_request *req)
+{
+	if (!svc_find(s, c, req->id, req->tag))
+		return;
+	enum engine_cmd_type type = req->op == TP_OP_CLOSE   ? ENG_CLOSE
+				    : req->op == TP_OP_PAUSE ? ENG_PAUSE
+				    : req->op == TP_OP_RESUME ? ENG_RESUME
+							      : ENG_REANNOUNCE;
+	struct engine_cmd *cmd = engine_cmd_new(type);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cmd->id = req->id;
+	cmd->delete_files = req->delete_files;
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+static int svc_cmp_id(const void *a, const void *b)
+{
+	const struct svc_torrent *x = *(struct svc_torrent *const *)a;
+	const struct svc_torrent *y = *(struct svc_torrent *const *)b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static void svc_op_list(struct service *s, struct svc_conn *c,
+			struct tp_request *req)
+{
+	struct svc_torrent **v = calloc(s->torrents.count + 1, sizeof *v);
+	if (!v) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	size_t n = 0, pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&s->torrents, &pos, &key, &val))
+		if (svc_visible(s, c->uid, val))
+			v[n++] = val;
+	qsort(v, n, sizeof *v, svc_cmp_id);
+	json_object *arr = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		tp_status_to_json(&v[i]->st, o);
+		json_object_array_add(arr, o);
+	}
+	free(v);
+	json_object *ev = tp_event_new("List", req->tag);
+	json_object_object_add(ev, "torrents", arr);
+	svc_send(s, c->id, ev);
+}
+
+static json_object *svc_ids_json(const int64_t *ids, size_t n)
+{
+	json_object *arr = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_int64(ids[i]));
+	return arr;
+}
+
+static void svc_op_watch(struct service *s, struct svc_conn *c,
+			 struct tp_request *req)
+{
+	for (size_t i = 0; i < req->n_ids; i++)
+		if (!svc_find(s, c, req->ids[i], req->tag))
+			return;
+	json_object *ev = tp_event_new("Watching", req->tag);
+	if (!req->has_ids) {
+		c->watch_all = true;
+		json_object *arr = json_object_new_array();
+		size_t pos = 0;
+		int64_t key;
+		void *val;
+		while (idmap_next(&s->torrents, &pos, &key, &val))
+			if (svc_visible(s, c->uid, val))
+				json_object_array_add(arr,
+						      json_object_new_int64(key));
+		json_object_object_add(ev, "ids", arr);
+		json_object_object_add(ev, "all", json_object_new_boolean(1));
+	} else {
+		for (size_t i = 0; i < req->n_ids; i++)
+			idmap_put(&c->watched, req->ids[i], (void *)1);
+		json_object_object_add(ev, "ids",
+				       svc_ids_json(req->ids, req->n_ids));
+	}
+	/* The ids array is what the patron will now receive. */
+	json_object *ids = json_object_object_get(ev, "ids");
+	size_t n = json_object_array_length(ids);
+	int64_t *list = calloc(n + 1, sizeof *list);
+	for (size_t i = 0; list && i < n; i++)
+		list[i] = json_object_get_int64(json_object_array_get_idx(ids, i));
+	svc_send(s, c->id, ev);
+	for (size_t i = 0; list && i < n; i++) {
+		struct svc_torrent *t = idmap_get(&s->torrents, list[i]);
+		if (!t)
+			continue;
+		json_object *su = svc_status_json(t, "StatusUpdate", NULL);
+		size_t len;
+		char *line = tp_line(su, &len);
+		json_object_put(su);
+		if (line)
+			s->io.push(s->io.ctx, c->id, t->id, line, len);
+		free(line);
+	}
+	free(list);
+}
+
+static void svc_op_unwatch(struct service *s, struct svc_conn *c,
+			   struct tp_request *req)
+{
+	json_object *ev = tp_event_new("Unwatched", req->tag);
+	if (!req->has_ids) {
+		c->watch_all = false;
+		json_object *arr = json_object_new_array();
+		size_t pos = 0;
+		int64_t key;
+		void *val;
+		while (idmap_next(&c->watched, &pos, &key, &val))
+			json_object_array_add(arr, json_object_new_int64(key));
+		idmap_free(&c->watched);
+		json_object_object_add(ev, "ids", arr);
+	} else {
+		for (size_t i = 0; i < req->n_ids; i++)
+			idmap_del(&c->watched, req->ids[i]);
+		json_object_object_add(ev, "ids",
+				       svc_ids_json(req->ids, req->n_ids));
+	}
+	svc_send(s, c->id, ev);
+}
+
+static void svc_op_info(struct service *s, struct svc_conn *c,
+			struct tp_request *req)
+{
+	size_t visible = 0, pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&s->torrents, &pos, &key, &val))
+		visible += svc_visible(s, c->uid, val);
+	json_object *ev = tp_event_new("Info", req->tag);
+	json_object_object_add(ev, "version", json_object_new_string(TP_VERSION));
+	json_object_object_add(ev, "protocol",
+			       json_object_new_int(TP_PROTOCOL_VERSION));
+	json_object_object_add(ev, "listen_port",
+			       json_object_new_int(s->cfg.listen_port));
+	json_object_object_add(ev, "torrents",
+			       json_object_new_int64((int64_t)visible));
+	json_object_object_add(ev, "connections",
+			       json_object_new_int64((int64_t)s->conns.count));
+	json_object_object_add(ev, "uid", json_object_new_int64(c->uid));
+	json_object_object_add(ev, "download_dir",
+			       json_object_new_string(s->cfg.download_dir));
+	json_object_object_add(ev, "pid", json_object_new_int64(getpid()));
+	json_object_object_add(ev, "loading", json_object_new_boolean(0));
+	svc_send(s, c->id, ev);
+}
+
+static void svc_op_hello(struct service *s, struct svc_conn *c,
+			 struct tp_request *req)
+{
+	json_object *ev = tp_event_new("Hello", req->tag);
+	json_object_object_add(ev, "version", json_object_new_string(TP_VERSION));
+	json_object_object_add(ev, "protocol",
+			       json_object_new_int(TP_PROTOCOL_VERSION));
+	svc_send(s, c->id, ev);
+}
+
+static void svc_op_status(struct service *s, struct svc_conn *c,
+			  struct tp_request *req)
+{
+	struct svc_torrent *t = svc_find(s, c, req->id, req->tag);
+	if (t)
+		svc_send(s, c->id, svc_status_json(t, "Status", req->tag));
+}
+
+void service_request(struct service *s, uint64_t conn, struct tp_request *req)
+{
+	struct svc_conn *c = idmap_get(&s->conns, (int64_t)conn);
+	if (!c)
+		return;
+	if ((req->op == TP_OP_CREATE || req->op == TP_OP_SEED) &&
+	    c->pending >= s->cfg.max_pending) {
+		svc_error(s, conn, req->tag, TP_ERR_BUSY,
+			  "%zu creates already pending on this connection; "
+			  "wait for their answers",
+			  c->pending);
+		return;
+	}
+	switch (req->op) {
+	case TP_OP_HELLO:
+		svc_op_hello(s, c, req);
+		break;
+	case TP_OP_CREATE:
+		svc_op_create(s, c, req);
+		break;
+	case TP_OP_SEED:
+		svc_op_seed(s, c, req);
+		break;
+	case TP_OP_CLOSE:
+	case TP_OP_PAUSE:
+	case TP_OP_RESUME:
+	case TP_OP_REANNOUNCE:
+		svc_op_control(s, c, req);
+		break;
+	case TP_OP_LIST:
+		svc_op_list(s, c, req);
+		break;
+	case TP_OP_STATUS:
+		svc_op_status(s, c, req);
+		break;
+	case TP_OP_WATCH:
+		svc_op_watch(s, c, req);
+		break;
+	case TP_OP_UNWATCH:
+		svc_op_unwatch(s, c, req);
+		break;
+	case TP_OP_INFO:
+		svc_op_info(s, c, req);
+		break;
+	default:
+		svc_error(s, conn, req->tag, TP_ERR_UNKNOWN_OP, "unknown op");
+		break;
+	}
+}
+
+/* --- worker results ----------------------------------------------------- */
+
+void service_work_done(struct service *s, struct work_job *job)
+{
+	struct svc_job *ctx = job->ctx;
+	struct svc_conn *c = idmap_get(&s->conns, (int64_t)ctx->conn);
+	if (c && c->pending)
+		c->pending--;
+	if (job->error || !job->data) {
+		log_info("%s failed: %s",
+			 job->kind == WORK_FETCH_URL   ? "fetch"
+			 : job->kind == WORK_MAKE_TORRENT ? "seed"
+							  : "read",
+			 job->error ? job->error : "no data");
+		svc_start_fail(s, ctx->conn, ctx->tag,
+			       job->error ? job->error : "no data");
+		work_job_free(job);
+		return;
+	}
+	struct engine_cmd *cmd = svc_create_cmd(ctx->save_dir, ctx->peers,
+						ctx->n_peers, ctx->paused);
+	if (!cmd) {
+		svc_start_fail(s, ctx->conn, ctx->tag, "out of memory");
+		work_job_free(job);
+		return;
+	}
+	cmd->torrent = job->data;
+	cmd->torrent_len = job->len;
+	job->data = NULL;
+	if (job->kind == WORK_MAKE_TORRENT) {
+		/* The data lies where it is: seed it from its parent dir. */
+		char *slash = strrchr(job->path, '/');
+		free(cmd->save_dir);
+		cmd->save_dir = slash == job->path
+					? strdup("/")
+					: strndup(job->path,
+						  (size_t)(slash - job->path));
+		cmd->have_all = true;
+	}
+	/* The patron may be gone: its torrent is still created, owned by its
+	 * user, so the FIFO entry is made with a stand-in connection. */
+	struct svc_conn gone = {.id = ctx->conn, .uid = job->uid,
+				.gid = job->gid};
+	svc_enqueue(s, c ? c : &gone, ctx->tag, ctx->op, cmd,
+		    job->kind == WORK_MAKE_TORRENT ? job->out_path : NULL);
+	work_job_free(job);
+}
+
+/* --- engine events ------------------------------------------------------ */
+
+static void svc_on_created(struct service *s, struct svc_pending *p,
+			   struct engine_event *ev)
+{
+	struct svc_torrent *t = calloc(1, sizeof *t);
+	if (!t || idmap_put(&s->torrents, ev->id, t) < 0) {
+		free(t);
+		log_error("out of memory recording torrent %lld",
+			  (long long)ev->id);
+		return;
+	}
+	t->id = ev->id;
+	t->owner = p->uid;
+	t->creator = p->conn;
+	t->st.id = ev->id;
+	t->st.name = svc_strdup(ev->name);
+	memcpy(t->st.info_hash, ev->info_hash, sizeof t->st.info_hash);
+	t->st.state = "checking_files";
+	t->st.save_path = svc_strdup(ev->save_path);
+	t->st.owner = p->uid;
+
+	json_object *out = tp_event_new("NewTorrentCreated", p->tag);
+	json_object_object_add(out, "id", json_object_new_int64(ev->id));
+	json_object_object_add(out, "info_hash",
+			       json_object_new_string(ev->info_hash));
+	json_object_object_add(out, "name",
+			       json_object_new_string(ev->name ? ev->name : ""));
+	json_object_object_add(out, "save_path",
+			       json_object_new_string(ev->save_path));
+	if (p->torrent_out)
+		json_object_object_add(out, "torrent_out",
+				       json_object_new_string(p->torrent_out));
+	svc_send(s, p->conn, out);
+}
+
+static void svc_on_closed(struct service *s, struct svc_pending *p,
+			  int64_t id)
+{
+	struct svc_torrent *t = idmap_get(&s->torrents, id);
+	if (t) {
+		json_object *ev = tp_event_new("Closed", NULL);
+		json_object_object_add(ev, "id", json_object_new_int64(id));
+		size_t len;
+		char *line = tp_line(ev, &len);
+		json_object_put(ev);
+		size_t pos = 0;
+		int64_t key;
+		void *val;
+		while (line && idmap_next(&s->conns, &pos, &key, &val)) {
+			struct svc_conn *c = val;
+			if (c->id != p->conn && svc_wants(s, c, t))
+				s->io.answer(s->io.ctx, c->id, line, len);
+			idmap_del(&c->watched, id);
+		}
+		free(line);
+		idmap_del(&s->torrents, id);
+		svc_torrent_free(t);
+	}
+	log_info("torrent %lld closed", (long long)id);
+}
+
+static const char *svc_done_type(enum engine_cmd_type cmd)
+{
+	switch (cmd) {
+	case ENG_CLOSE:
+		return "Closed";
+	case ENG_PAUSE:
+		return "Paused";
+	case ENG_RESUME:
+		return "Resumed";
+	default:
+		return "Reannounced";
+	}
+}
+
+static void svc_on_status(struct service *s, struct engine_event *ev)
+{
+	struct svc_torrent *t = idmap_get(&s->torrents, ev->id);
+	if (!t)
+		return; /* closed meanwhile */
+	uid_t owner = t->owner;
+	tp_status_free(&t->st);
+	t->st = ev->status;
+	memset(&ev->status, 0, sizeof ev->status);
+	t->st.owner = owner;
+	svc_push_status(s, t);
+}
+
+void service_engine_event(struct service *s, struct engine_event *ev)
+{
+	if (ev->type == EV_STATUS) {
+		svc_on_status(s, ev);
+		engine_event_free(ev);
+		return;
+	}
+	struct svc_pending *p = svc_dequeue(s, ev->seq);
+	if (!p) {
+		engine_event_free(ev);
+		return;
+	}
+	json_object *out;
+	switch (ev->type) {
+	case EV_CREATED:
+		svc_on_created(s, p, ev);
+		break;
+	case EV_DUPLICATE:
+		out = tp_event_new("AlreadyDownloading", p->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ev->id));
+		json_object_object_add(out, "info_hash",
+				       json_object_new_string(ev->info_hash));
+		svc_send(s, p->conn, out);
+		break;
+	case EV_START_FAIL:
+		svc_start_fail(s, p->conn, p->tag,
+			       ev->reason ? ev->reason : "failed");
+		break;
+	case EV_DONE:
+		if (ev->cmd == ENG_CLOSE)
+			svc_on_closed(s, p, ev->id);
+		out = tp_event_new(svc_done_type(ev->cmd), p->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ev->id));
+		svc_send(s, p->conn, out);
+		break;
+	case EV_FAILED:
+		svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
+			  ev->reason ? ev->reason : "the engine failed");
+		break;
+	default:
+		break;
+	}
+	svc_pending_free(p);
+	engine_event_free(ev);
+}

@@ -1,0 +1,68 @@
+/*
+ * service.h - the routing layer between patrons and the engine (the seed's
+ * TorrentService): the FIFO of commands waiting for the engine, torrent
+ * ownership, watchers and the latest status of every torrent.
+ *
+ * Runs on the main thread only.  It reaches the rest of the daemon through
+ * struct service_io, so unit tests can drive it without sockets or
+ * libtorrent.
+ */
+#ifndef TPD_SERVICE_H
+#define TPD_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "proto.h"
+#include "worker.h"
+
+struct service;
+
+struct service_io {
+	void *ctx;
+	/* A direct answer; never dropped while the connection is open. */
+	void (*answer)(void *ctx, uint64_t conn, const char *line, size_t len);
+	/* A status push; may be replaced by a later push for the same id. */
+	void (*push)(void *ctx, uint64_t conn, int64_t id, const char *line,
+		     size_t len);
+	void (*engine)(void *ctx, struct engine_cmd *cmd);
+	void (*work)(void *ctx, struct work_job *job);
+	/* access_check() in the daemon; 0 or -1 with *err. */
+	int (*access)(void *ctx, uid_t uid, gid_t gid, const char *path,
+		      int mode, char **err);
+};
+
+struct service_config {
+	uid_t daemon_uid;          /* this user and root see every torrent */
+	const char *download_dir;
+	const char *default_tracker; /* NULL: seed needs trackers */
+	int listen_port;
+	size_t max_pending;        /* creates waiting per connection */
+	size_t max_torrent_bytes;  /* .torrent files read or fetched */
+	long url_timeout_s;
+};
+
+struct service *service_new(const struct service_config *cfg,
+			    const struct service_io *io);
+void service_free(struct service *s);
+
+void service_conn_open(struct service *s, uint64_t conn, uid_t uid,
+		       gid_t gid, pid_t pid);
+/* Pending answers for it are then dropped; its torrents keep running. */
+void service_conn_close(struct service *s, uint64_t conn);
+
+/* Carries out one decoded request; the request stays the caller's. */
+void service_request(struct service *s, uint64_t conn,
+		     struct tp_request *req);
+/* Takes ownership of the event. */
+void service_engine_event(struct service *s, struct engine_event *ev);
+/* Takes ownership of the job. */
+void service_work_done(struct service *s, struct work_job *job);
+
+size_t service_torrent_count(const struct service *s);
+size_t service_pending_count(const struct service *s);
+
+#endif

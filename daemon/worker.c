@@ -1,0 +1,388 @@
+/*
+ * worker.c - the worker threads (see worker.h).
+ *
+ * Runs on: the worker threads (worker_main and the job functions), except
+ * the queue functions of worker.h, which the main thread calls.  Jobs never
+ * touch the libtorrent session; hashing uses the shim's session-free
+ * lts_make_torrent().
+ */
+#include "worker.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "log.h"
+#include "lt_shim.h"
+#include "proto.h"
+
+#define WORKER_MAX_REDIRECTS 5
+#define WORKER_CONNECT_TIMEOUT_S 10L
+
+struct workers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct work_job *todo_head, *todo_tail;
+	struct work_job *done_head, *done_tail;
+	bool stopping;
+	int done_fd;
+	int n;
+	pthread_t *threads;
+};
+
+struct work_job *work_job_new(enum work_kind kind)
+{
+	struct work_job *j = calloc(1, sizeof *j);
+	if (j)
+		j->kind = kind;
+	return j;
+}
+
+void work_job_free(struct work_job *j)
+{
+	if (!j)
+		return;
+	free(j->path);
+	free(j->url);
+	for (size_t i = 0; i < j->n_trackers; i++)
+		free(j->trackers[i]);
+	free(j->trackers);
+	free(j->comment);
+	free(j->creator);
+	free(j->out_path);
+	free(j->data);
+	free(j->error);
+	if (j->ctx_free)
+		j->ctx_free(j->ctx);
+	free(j);
+}
+
+static void work_fail(struct work_job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void work_fail(struct work_job *j, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(j->error);
+	if (vasprintf(&j->error, fmt, ap) < 0)
+		j->error = strdup("failed");
+	va_end(ap);
+}
+
+/* --- reading a .torrent file as the patron ------------------------------ */
+
+static void work_read_torrent(struct work_job *j)
+{
+	char *err = NULL;
+	int fd = access_open(j->uid, j->gid, j->path, O_RDONLY | O_NONBLOCK, 0,
+			     &err);
+	if (fd < 0) {
+		j->error = err ? err : strdup("cannot read the file");
+		return;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		work_fail(j, "%s is not a regular file", j->path);
+		goto out;
+	}
+	if ((size_t)st.st_size > j->max_bytes) {
+		work_fail(j, "%s is larger than %zu MiB", j->path,
+			  j->max_bytes >> 20);
+		goto out;
+	}
+	j->data = malloc((size_t)st.st_size + 1);
+	if (!j->data) {
+		work_fail(j, "out of memory reading %s", j->path);
+		goto out;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, j->data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			work_fail(j, "cannot read %s: %s", j->path,
+				  n < 0 ? strerror(errno) : "file shrank");
+			free(j->data);
+			j->data = NULL;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	j->len = got;
+out:
+	close(fd);
+}
+
+/* --- fetching a .torrent over http(s) ------------------------------------ */
+
+struct work_body {
+	struct work_job *job;
+	size_t cap;
+	bool too_large;
+};
+
+static size_t work_body_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct work_body *b = ud;
+	struct work_job *j = b->job;
+	size_t n = size * nmemb;
+	if (j->len + n > j->max_bytes) {
+		b->too_large = true;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	if (j->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		while (cap < j->len + n)
+			cap *= 2;
+		unsigned char *d = realloc(j->data, cap);
+		if (!d)
+			return 0;
+		j->data = d;
+		b->cap = cap;
+	}
+	memcpy(j->data + j->len, ptr, n);
+	j->len += n;
+	return n;
+}
+
+static bool work_is_http(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 ||
+	       strncasecmp(url, "https://", 8) == 0;
+}
+
+static void work_fetch_url(struct work_job *j)
+{
+	if (!work_is_http(j->url)) {
+		work_fail(j, "only http and https URLs can be fetched: %s",
+			  j->url);
+		return;
+	}
+	CURL *curl = curl_easy_init();
+	if (!curl) {
+		work_fail(j, "cannot start an HTTP client");
+		return;
+	}
+	struct work_body body = {.job = j};
+	char curl_err[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(curl, CURLOPT_URL, j->url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, (long)WORKER_MAX_REDIRECTS);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, WORKER_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, j->timeout_s);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+			 (curl_off_t)j->max_bytes);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, work_body_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "tpd/" TP_VERSION);
+	CURLcode rc = curl_easy_perform(curl);
+	long status = 0;
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+
+	if (rc == CURLE_OK && status >= 200 && status < 300)
+		return;
+	free(j->data);
+	j->data = NULL;
+	j->len = 0;
+	if (body.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+		work_fail(j, "%s is larger than %zu MiB", j->url,
+			  j->max_bytes >> 20);
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		work_fail(j, "timed out after %ld s fetching %s", j->timeout_s,
+			  j->url);
+	else if (rc == CURLE_UNSUPPORTED_PROTOCOL)
+		work_fail(j, "only http and https URLs can be fetched "
+			  "(redirects included): %s", j->url);
+	else if (rc == CURLE_TOO_MANY_REDIRECTS)
+		work_fail(j, "more than %d redirects fetching %s",
+			  WORKER_MAX_REDIRECTS, j->url);
+	else if (rc != CURLE_OK)
+		work_fail(j, "cannot fetch %s: %s", j->url,
+			  curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	else
+		work_fail(j, "HTTP %ld from %s", status, j->url);
+}
+
+/* --- making a .torrent of local data ------------------------------------ */
+
+static void work_make_torrent(struct work_job *j)
+{
+	char *err = NULL;
+	if (access_check(j->uid, j->gid, j->path, R_OK, &err) < 0) {
+		j->error = err ? err : strdup("cannot read the data");
+		return;
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct lts_make m = {
+		.path = j->path,
+		.trackers = (const char *const *)j->trackers,
+		.n_trackers = j->n_trackers,
+		.piece_size = j->piece_size,
+		.version = j->version,
+		.private_flag = j->private_flag,
+		.comment = j->comment,
+		.creator = j->creator,
+		.threads = cpus > 0 ? (int)cpus : 1,
+	};
+	if (lts_make_torrent(&m, &j->data, &j->len, &err) < 0) {
+		j->error = err ? err : strdup("cannot make the torrent");
+		j->data = NULL;
+		return;
+	}
+	if (access_write_file(j->uid, j->gid, j->out_path, j->data, j->len,
+			      &err) < 0) {
+		free(j->data);
+		j->data = NULL;
+		j->error = err ? err : strdup("cannot write the .torrent");
+	}
+}
+
+/* --- the pool ------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+	struct workers *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->todo_head && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->stopping) {
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
+		struct work_job *j = w->todo_head;
+		w->todo_head = j->next;
+		if (!w->todo_head)
+			w->todo_tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+
+		j->next = NULL;
+		switch (j->kind) {
+		case WORK_READ_TORRENT:
+			work_read_torrent(j);
+			break;
+		case WORK_FETCH_URL:
+			work_fetch_url(j);
+			break;
+		case WORK_MAKE_TORRENT:
+			work_make_torrent(j);
+			break;
+		}
+
+		pthread_mutex_lock(&w->lock);
+		bool was_empty = w->done_head == NULL;
+		if (w->done_tail)
+			w->done_tail->next = j;
+		else
+			w->done_head = j;
+		w->done_tail = j;
+		pthread_mutex_unlock(&w->lock);
+		if (was_empty) {
+			uint64_t one = 1;
+			ssize_t n = write(w->done_fd, &one, sizeof one);
+			(void)n;
+		}
+	}
+}
+
+struct workers *workers_start(int threads, char **err)
+{
+	struct workers *w = calloc(1, sizeof *w);
+	if (!w) {
+		*err = strdup("out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->threads = calloc((size_t)threads, sizeof *w->threads);
+	if (w->done_fd < 0 || !w->threads) {
+		*err = strdup("cannot create the worker queue");
+		workers_stop(w);
+		return NULL;
+	}
+	for (int i = 0; i < threads; i++) {
+		if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0) {
+			*err = strdup("cannot start worker threads");
+			workers_stop(w);
+			return NULL;
+		}
+		w->n++;
+	}
+	return w;
+}
+
+int workers_fd(struct workers *w)
+{
+	return w->done_fd;
+}
+
+void workers_submit(struct workers *w, struct work_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->todo_tail)
+		w->todo_tail->next = job;
+	else
+		w->todo_head = job;
+	w->todo_tail = job;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+struct work_job *workers_take_done(struct workers *w)
+{
+	uint64_t v;
+	ssize_t n = read(w->done_fd, &v, sizeof v);
+	(void)n;
+	pthread_mutex_lock(&w->lock);
+	struct work_job *list = w->done_head;
+	w->done_head = w->done_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	return list;
+}
+
+static void workers_free_list(struct work_job *j)
+{
+	while (j) {
+		struct work_job *next = j->next;
+		work_job_free(j);
+		j = next;
+	}
+}
+
+void workers_stop(struct workers *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (int i = 0; i < w->n; i++)
+		pthread_join(w->threads[i], NULL);
+	workers_free_list(w->todo_head);
+	workers_free_list(w->done_head);
+	if (w->done_fd >= 0)
+		close(w->done_fd);
+	free(w->threads);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}

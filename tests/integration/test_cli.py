@@ -1,0 +1,146 @@
+"""test_cli - tpctl's exit codes, help and output (SPEC section 4).
+
+0 success; 1 the daemon answered StartFail or Error; 2 usage; 3
+AlreadyDownloading (the existing id printed); 4 cannot reach the daemon.
+"""
+
+import os
+import re
+import socket
+
+import tpdtest as T
+from tpdtest import check, check_eq, describe, test
+
+COMMANDS = ["add", "seed", "close", "pause", "resume", "reannounce", "list",
+            "status", "info", "watch", "wait", "pipe", "explain"]
+
+
+def _magnet(dn="cli"):
+    h = os.urandom(20).hex()
+    return "magnet:?xt=urn:btih:%s&dn=%s" % (h, dn), h
+
+
+@test
+def test_help(env):
+    r = env.tpctl("--help", sock=False)
+    check_eq(r.returncode, 0, "exit status of tpctl --help (%s)" % describe(r))
+    for c in COMMANDS:
+        check(re.search(r"\b%s\b" % c, r.stdout), "tpctl --help does not mention %r: %s"
+              % (c, describe(r)))
+    r = env.tpctl("add", "--help", sock=False)
+    check_eq(r.returncode, 0, "exit status of tpctl add --help (%s)" % describe(r))
+    check("--dir" in r.stdout and "--wait" in r.stdout,
+          "tpctl add --help does not mention --dir and --wait: " + describe(r))
+
+
+@test
+def test_usage_errors(env):
+    d = env.start_daemon()
+    for args in [[], ["frobnicate"], ["--no-such-option", "list"], ["close"],
+                 ["close", "abc"], ["close", "1", "2"], ["status"], ["pause"],
+                 ["add"], ["list", "--no-such-option"], ["seed"]]:
+        r = env.tpctl(*args)
+        check_eq(r.returncode, 2, "exit status of tpctl %s (%s)" % (" ".join(args), describe(r)))
+        check(r.stderr.strip(), "tpctl %s: a usage error must say something on stderr"
+              % " ".join(args))
+    check(d.alive(), "tpd died")
+
+
+@test
+def test_daemon_unreachable(env):
+    missing = env.path("no", "such", "tpd.sock")
+    r = env.tpctl("list", sock=missing)
+    check_eq(r.returncode, 4, "tpctl with a socket path that does not exist (%s)" % describe(r))
+    check(r.stderr.strip(), "tpctl must say why it cannot reach the daemon")
+    # A stale socket file: bound once, nobody listening.
+    stale = env.path("stale.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(stale)
+    s.close()
+    r = env.tpctl("list", sock=stale)
+    check_eq(r.returncode, 4, "tpctl with a stale socket file (%s)" % describe(r))
+    r = env.tpctl("add", _magnet()[0], sock=missing)
+    check_eq(r.returncode, 4, "tpctl add with no daemon (%s)" % describe(r))
+
+
+@test
+def test_add_duplicate_and_failures(env):
+    d = env.start_daemon()
+    dl = env.mkdir("dl")
+    magnet, ih = _magnet("dup")
+    r = env.tpctl("add", magnet, "--dir", dl)
+    check_eq(r.returncode, 0, "tpctl add magnet (%s)" % describe(r))
+    m = re.search(r"New torrent (\d+) created in (\S+)", r.stdout)
+    check(m is not None, "tpctl add: expected 'New torrent ID created in PATH': " + describe(r))
+    tid = int(m.group(1))
+
+    r = env.tpctl("add", magnet)
+    check_eq(r.returncode, 3, "tpctl add of a torrent already there (%s)" % describe(r))
+    check(re.search(r"\b%d\b" % tid, r.stdout + r.stderr),
+          "tpctl add duplicate does not print the existing id %d: %s" % (tid, describe(r)))
+
+    r = env.tpctl("add", magnet, json_mode=True)
+    check_eq(r.returncode, 3, "tpctl --json add duplicate (%s)" % describe(r))
+    evs = T.json_lines(r.stdout)
+    ads = [e for e in evs if e["type"] == "AlreadyDownloading"]
+    check(len(ads) == 1 and ads[0].get("id") == tid,
+          "tpctl --json add duplicate: expected AlreadyDownloading id %d: %s" % (tid, describe(r)))
+
+    # StartFail -> 1
+    garbage = env.path("garbage.torrent")
+    with open(garbage, "wb") as f:
+        f.write(os.urandom(512))
+    r = env.tpctl("add", garbage)
+    check_eq(r.returncode, 1, "tpctl add of a garbage .torrent (%s)" % describe(r))
+    check(r.stderr.strip() or r.stdout.strip(), "tpctl must give the StartFail reason")
+    r = env.tpctl("add", "magnet:?xt=urn:btih:nothex&dn=x")
+    check_eq(r.returncode, 1, "tpctl add of a magnet without a valid hash (%s)" % describe(r))
+    # Error -> 1
+    r = env.tpctl("close", "99999")
+    check_eq(r.returncode, 1, "tpctl close of an unknown id (%s)" % describe(r))
+    r = env.tpctl("status", "99999", json_mode=True)
+    check_eq(r.returncode, 1, "tpctl --json status of an unknown id (%s)" % describe(r))
+    errs = [e for e in T.json_lines(r.stdout) if e["type"] == "Error"]
+    check(len(errs) == 1 and errs[0].get("code") == "not_found",
+          "tpctl --json status 99999: expected Error not_found: " + describe(r))
+
+
+@test
+def test_commands_on_a_torrent(env):
+    d = env.start_daemon()
+    magnet, ih = _magnet("cmds")
+    r = env.tpctl("add", magnet, json_mode=True)
+    check_eq(r.returncode, 0, "tpctl --json add (%s)" % describe(r))
+    evs = T.json_lines(r.stdout)
+    ntc = [e for e in evs if e["type"] == "NewTorrentCreated"]
+    check(len(ntc) == 1 and ntc[0].get("info_hash") == ih,
+          "tpctl --json add: expected one NewTorrentCreated for %s: %s" % (ih, describe(r)))
+    tid = ntc[0]["id"]
+    for args in [["status", str(tid)], ["pause", str(tid)], ["resume", str(tid)],
+                 ["reannounce", str(tid)], ["list"], ["info"]]:
+        r = env.tpctl(*args)
+        check_eq(r.returncode, 0, "tpctl %s (%s)" % (" ".join(args), describe(r)))
+    r = env.tpctl("info", json_mode=True)
+    infos = [e for e in T.json_lines(r.stdout) if e["type"] == "Info"]
+    check(len(infos) == 1 and isinstance(infos[0].get("listen_port"), int)
+          and infos[0]["listen_port"] > 0,
+          "tpctl --json info: expected an Info with a listen_port: " + describe(r))
+    r = env.tpctl("status", str(tid), json_mode=True)
+    sts = [e for e in T.json_lines(r.stdout) if e["type"] == "Status"]
+    check(len(sts) == 1 and sts[0].get("id") == tid and sts[0].get("info_hash") == ih,
+          "tpctl --json status: " + describe(r))
+    # $TPD_SOCKET is used when -s is not given.
+    r = env.tpctl("list", sock=False, json_mode=True,
+                  env=dict(os.environ, TPD_SOCKET=d.sock))
+    check_eq(r.returncode, 0, "tpctl list with $TPD_SOCKET (%s)" % describe(r))
+    lists = [e for e in T.json_lines(r.stdout) if e["type"] == "List"]
+    check(len(lists) == 1 and [t["id"] for t in lists[0]["torrents"]] == [tid],
+          "tpctl --json list with $TPD_SOCKET: " + describe(r))
+    r = env.tpctl("close", str(tid))
+    check_eq(r.returncode, 0, "tpctl close (%s)" % describe(r))
+    r = env.tpctl("status", str(tid))
+    check_eq(r.returncode, 1, "tpctl status of a closed torrent (%s)" % describe(r))
+
+
+if __name__ == "__main__":
+    T.main()

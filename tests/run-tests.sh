@@ -1,0 +1,125 @@
+#!/bin/sh
+# run-tests.sh - runs tpd's test suites and totals their test cases.
+#
+#   sh tests/run-tests.sh BUILD [unit|integration]
+#
+# Called by `make test` (BUILD=build) and `make test-asan` (build-asan).
+# Unit tests are the cmocka binaries BUILD/tests/test_*; each prints its own
+# summary, which is read for the counts.  Integration tests are
+# tests/integration/test_*.py, run with TPD_BUILD=BUILD; the harness prints
+# one `ok NAME` / `FAIL NAME: reason` line per test case.  Every file runs
+# under a timeout; a file that crashes, times out or exits non-zero without
+# reporting a failure counts as one failed test.  Daemon logs and test
+# directories live under one temporary directory, removed when everything
+# passed and kept (its path printed) otherwise.  The last line is always
+# `N passed, N failed`; the exit status is non-zero if any test failed or
+# none ran.
+set -u
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	echo "usage: $0 BUILD [unit|integration]" >&2
+	exit 2
+fi
+BUILD=$1
+WHAT=${2:-all}
+case "$WHAT" in
+all | unit | integration) ;;
+*)
+	echo "usage: $0 BUILD [unit|integration]" >&2
+	exit 2
+	;;
+esac
+
+cd "$(dirname "$0")/.." || exit 1
+
+UNIT_TIMEOUT=${TPD_UNIT_TIMEOUT:-300}
+INTEGRATION_TIMEOUT=${TPD_INTEGRATION_TIMEOUT:-600}
+
+TMP=$(mktemp -d /tmp/tpd-tests.XXXXXX) || exit 1
+# Tests switch to user nobody for some checks: the tree must be traversable.
+chmod 755 "$TMP"
+TPD_TEST_TMP=$TMP
+TPD_BUILD=$BUILD
+PYTHONDONTWRITEBYTECODE=1
+export TPD_TEST_TMP TPD_BUILD PYTHONDONTWRITEBYTECODE
+
+passed=0
+failed=0
+
+# Runs "$@" under the timeout, showing its output live and keeping a copy in
+# $TMP/$1's name.out; sets $rc and $out.
+run_one() {
+	name=$1
+	limit=$2
+	shift 2
+	out="$TMP/$name.out"
+	rcf="$TMP/$name.rc"
+	echo "=== $name"
+	{
+		timeout -k 20 "$limit" "$@" </dev/null 2>&1
+		echo $? >"$rcf"
+	} | tee "$out"
+	rc=$(cat "$rcf" 2>/dev/null || echo 1)
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "FAIL $name: killed after the ${limit} s timeout"
+	fi
+}
+
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ..."
+# per group; without a summary (a crash) the OK lines are what passed.
+count_unit() {
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$out" |
+		awk '{ s += $1 } END { print s + 0 }')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s), listed.*/\1/p' "$out" |
+		awk '{ s += $1 } END { print s + 0 }')
+	if ! grep -q '^\[  PASSED  \]' "$out" && ! grep -q '^\[  FAILED  \] [0-9]* test(s)' "$out"; then
+		p=$(grep -c '^\[       OK \]' "$out")
+	fi
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL $name: exit status $rc"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+count_integration() {
+	p=$(grep -c '^ok ' "$out")
+	f=$(grep -c '^FAIL ' "$out")
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL $name: exit status $rc without a failed test reported"
+		f=1
+	fi
+	if [ "$rc" = 0 ] && [ "$f" != 0 ]; then
+		echo "FAIL $name: reported failures but exited 0"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+if [ "$WHAT" != integration ]; then
+	for t in "$BUILD"/tests/test_*; do
+		case "$t" in *.o | *.d) continue ;; esac
+		if [ ! -f "$t" ] || [ ! -x "$t" ]; then
+			continue
+		fi
+		run_one "$(basename "$t")" "$UNIT_TIMEOUT" "$t"
+		count_unit
+	done
+fi
+
+if [ "$WHAT" != unit ]; then
+	for t in tests/integration/test_*.py; do
+		[ -f "$t" ] || continue
+		run_one "$(basename "$t" .py)" "$INTEGRATION_TIMEOUT" python3 -u "$t"
+		count_integration
+	done
+fi
+
+if [ "$failed" = 0 ] && [ "$passed" -gt 0 ]; then
+	rm -rf "$TMP"
+else
+	echo "test output and logs kept in $TMP"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
