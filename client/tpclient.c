@@ -277,8 +277,7 @@ static json_object *tpc_parse_line(const char *line, size_t len, char **err)
  * line is buffered, -1 on a bad line. */
 static int tpc_take_line(tpc *c, json_object **ev, char **err)
 {
-	char *start = c->buf + c->start;
-	char *nl;
+	char *start, *nl;
 	size_t n;
 
 	for (;;) {

@@ -147,9 +147,12 @@ static void pipe_set_name(struct pipe_torrent *t, const char *name)
 	}
 }
 
-static void pipe_announce(struct pipe_torrent *t)
+/* Prints ID:NAME:-1 (not with --json: then stdout has only events). */
+static void pipe_announce(const struct pipe_state *ps, struct pipe_torrent *t)
 {
-	printf("%lld:%s:-1\n", (long long)t->id, t->name ? t->name : "");
+	if (!ps->a->json)
+		printf("%lld:%s:-1\n", (long long)t->id,
+		       t->name ? t->name : "");
 	fflush(stdout);
 	t->announced = true;
 	t->pct = -1;
@@ -314,7 +317,7 @@ static int pipe_on_create(struct pipe_state *ps, json_object *ev,
 	/* AlreadyDownloading carries no name: announce when the watch's
 	 * first StatusUpdate brings it, unless this run knows it already. */
 	if (t->name)
-		pipe_announce(t);
+		pipe_announce(ps, t);
 	else
 		t->announced = false;
 	return pipe_watch(ps, id, p->line);
@@ -335,14 +338,15 @@ static void pipe_on_status(struct pipe_state *ps, json_object *ev)
 	}
 	pipe_set_name(t, st.name);
 	if (!t->announced)
-		pipe_announce(t);
+		pipe_announce(ps, t);
 	pct = tpctl_percent(st.progress);
 	if (st.state && (strcmp(st.state, "seeding") == 0 ||
 			 strcmp(st.state, "finished") == 0))
 		pct = 100;
 	if (pct > t->pct) {
-		printf("%lld:%s:%d\n", (long long)t->id,
-		       t->name ? t->name : "", pct);
+		if (!ps->a->json)
+			printf("%lld:%s:%d\n", (long long)t->id,
+			       t->name ? t->name : "", pct);
 		fflush(stdout);
 		t->pct = pct;
 	}

@@ -20,10 +20,16 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "log.h"
 #include "lt_shim.h"
+#include "store.h"
+
+/* How long SIGTERM waits for libtorrent to hand over resume data. */
+#define ENGINE_SHUTDOWN_SAVE_MS 10000
 
 struct engine {
 	pthread_t thread;
@@ -47,8 +53,14 @@ struct engine {
 	int64_t next_id;
 	char *listen;
 	char *download_dir;
+	char *state_dir;
 	bool dht, lsd, upnp;
 	int tick_ms;
+	struct store *store;
+	struct idmap metas;        /* id -> struct store_meta * */
+	int resume_every;          /* ticks between periodic resume saves */
+	int ticks;
+	int resume_waiting;        /* resume requests not yet answered */
 };
 
 static void eventfd_signal(int fd)
@@ -179,13 +191,65 @@ static void engine_push_status(struct engine *e, int64_t id, bool completed)
 	engine_emit(e, ev);
 }
 
+static void engine_save_meta(struct engine *e, struct store_meta *m)
+{
+	char *err = NULL;
+	if (store_save_meta(e->store, m, &err) < 0)
+		log_error("torrent %lld: %s", (long long)m->id,
+			  err ? err : "cannot save its state");
+	free(err);
+}
+
+static void engine_request_resume(struct engine *e, int64_t id)
+{
+	e->resume_waiting += lts_save_resume_one(e->lts, id);
+}
+
 /* A finished download gets its status pushed at once, so `tpctl add
- * --wait` returns as soon as the data is complete. */
+ * --wait` returns as soon as the data is complete; its state is saved at
+ * once too, so a restart will not check it again. */
 static void engine_on_finished(void *ctx, int64_t id)
 {
 	struct engine *e = ctx;
 	engine_push_status(e, id, true);
+	struct store_meta *m = idmap_get(&e->metas, id);
+	if (m && !m->complete) {
+		m->complete = true;
+		engine_save_meta(e, m);
+	}
+	engine_request_resume(e, id);
 	log_info("torrent %lld complete", (long long)id);
+}
+
+/* The info dict arrived: keep it, so a restart needs no peer for it. */
+static void engine_on_metadata(void *ctx, int64_t id)
+{
+	struct engine *e = ctx;
+	engine_request_resume(e, id);
+	log_info("torrent %lld: metadata received", (long long)id);
+}
+
+static void engine_on_resume_data(void *ctx, int64_t id,
+				  const unsigned char *buf, size_t len)
+{
+	struct engine *e = ctx;
+	if (e->resume_waiting > 0)
+		e->resume_waiting--;
+	if (!idmap_get(&e->metas, id))
+		return; /* closed meanwhile: do not bring it back */
+	char *err = NULL;
+	if (store_save_blob(e->store, id, "resume", buf, len, &err) < 0)
+		log_error("torrent %lld: %s", (long long)id,
+			  err ? err : "cannot save resume data");
+	free(err);
+}
+
+static void engine_on_resume_failed(void *ctx, int64_t id, const char *why)
+{
+	struct engine *e = ctx;
+	if (e->resume_waiting > 0)
+		e->resume_waiting--;
+	log_debug("torrent %lld: no resume data: %s", (long long)id, why);
 }
 
 static void engine_on_log(void *ctx, int level, int64_t id, const char *msg)
@@ -201,6 +265,9 @@ static void engine_on_log(void *ctx, int level, int64_t id, const char *msg)
 static const struct lts_sink engine_sink_proto = {
 	.status = engine_on_status,
 	.finished = engine_on_finished,
+	.metadata = engine_on_metadata,
+	.resume_data = engine_on_resume_data,
+	.resume_failed = engine_on_resume_failed,
 	.log = engine_on_log,
 };
 
@@ -209,6 +276,40 @@ static void engine_drain(struct engine *e)
 	struct lts_sink sink = engine_sink_proto;
 	sink.ctx = e;
 	lts_drain(e->lts, &sink);
+}
+
+/* Saved before the patron hears of it: an answered create survives a
+ * crash that follows the answer. */
+static void engine_persist_new(struct engine *e, const struct engine_cmd *c,
+			       const struct engine_event *ev)
+{
+	struct store_meta *m = calloc(1, sizeof *m);
+	if (!m || idmap_put(&e->metas, ev->id, m) < 0) {
+		free(m);
+		log_error("torrent %lld: out of memory", (long long)ev->id);
+		return;
+	}
+	m->id = ev->id;
+	m->owner = c->owner;
+	m->save_path = strdup(ev->save_path);
+	m->info_hash = strdup(ev->info_hash);
+	m->name = engine_strdup(ev->name);
+	m->magnet = engine_strdup(c->magnet);
+	m->paused = c->paused;
+	m->complete = c->have_all;
+	char *err = NULL;
+	if (c->torrent &&
+	    store_save_blob(e->store, m->id, "torrent", c->torrent,
+			    c->torrent_len, &err) < 0) {
+		log_error("torrent %lld: %s", (long long)m->id, err);
+		free(err);
+		err = NULL;
+	}
+	if (store_save_next_id(e->store, e->next_id, &err) < 0) {
+		log_error("%s", err ? err : "cannot save the id counter");
+		free(err);
+	}
+	engine_save_meta(e, m);
 }
 
 static void engine_do_create(struct engine *e, struct engine_cmd *c)
@@ -237,6 +338,7 @@ static void engine_do_create(struct engine *e, struct engine_cmd *c)
 		memcpy(ev->info_hash, added.info_hash, sizeof ev->info_hash);
 		ev->name = engine_strdup(added.name);
 		ev->save_path = strdup(save);
+		engine_persist_new(e, c, ev);
 		log_info("torrent %lld added: %s (%s) in %s", (long long)ev->id,
 			 ev->name ? ev->name : "?", ev->info_hash, save);
 		break;
@@ -279,6 +381,18 @@ static void engine_do_control(struct engine *e, struct engine_cmd *c)
 		rc = lts_reannounce(e->lts, c->id, &err);
 		break;
 	}
+	struct store_meta *m = idmap_get(&e->metas, c->id);
+	if (rc == 0 && m && c->type == ENG_CLOSE) {
+		store_forget(e->store, c->id);
+		idmap_del(&e->metas, c->id);
+		store_meta_free(m);
+		free(m);
+	} else if (rc == 0 && m &&
+		   (c->type == ENG_PAUSE || c->type == ENG_RESUME)) {
+		m->paused = c->type == ENG_PAUSE;
+		engine_save_meta(e, m);
+		engine_request_resume(e, c->id);
+	}
 	struct engine_event *ev =
 		engine_event_new(rc == 0 ? EV_DONE : EV_FAILED, c->seq);
 	ev->cmd = c->type;
@@ -304,6 +418,160 @@ static void engine_do(struct engine *e, struct engine_cmd *c)
 		engine_do_control(e, c);
 		break;
 	}
+}
+
+/* --- bringing saved torrents back ------------------------------------- */
+
+/* Adds one saved torrent: with its resume data when that is usable, else
+ * from its .torrent (or magnet) with a full check of the data on disk. */
+static int engine_restore_one(struct engine *e, struct store_meta *m,
+			      bool unclean)
+{
+	char *err = NULL;
+	size_t tlen = 0, rlen = 0;
+	unsigned char *tor = store_load_blob(e->store, m->id, "torrent", &tlen,
+					     &err);
+	if (err) {
+		log_warn("torrent %lld: %s", (long long)m->id, err);
+		free(err);
+		err = NULL;
+	}
+	unsigned char *res = store_load_blob(e->store, m->id, "resume", &rlen,
+					     &err);
+	if (err) {
+		log_warn("torrent %lld: %s", (long long)m->id, err);
+		free(err);
+		err = NULL;
+	}
+	struct lts_add p = {
+		.id = m->id,
+		.torrent = tor,
+		.torrent_len = tlen,
+		.magnet = tor ? NULL : m->magnet,
+		.save_path = m->save_path,
+		.paused = m->paused,
+		.resume = res,
+		.resume_len = rlen,
+	};
+	struct lts_added added;
+	memset(&added, 0, sizeof added);
+	enum lts_add_result r = res ? lts_add(e->lts, &p, &added, &err)
+				    : LTS_ADD_FAIL;
+	bool recheck = false;
+	if (r == LTS_ADD_FAIL) {
+		if (res)
+			log_warn("torrent %lld: resume data unusable (%s); "
+				 "re-checking its data from its %s",
+				 (long long)m->id, err ? err : "?",
+				 tor ? ".torrent" : "magnet");
+		else if (tor)
+			log_warn("torrent %lld: no resume data; re-checking "
+				 "its data", (long long)m->id);
+		free(err);
+		err = NULL;
+		lts_added_free(&added);
+		memset(&added, 0, sizeof added);
+		p.resume = NULL;
+		p.resume_len = 0;
+		r = (tor || m->magnet) ? lts_add(e->lts, &p, &added, &err)
+				       : LTS_ADD_FAIL;
+		recheck = tor != NULL;
+	} else if (unclean && !m->complete) {
+		/* Pieces verified after the last resume save are on disk
+		 * but not in the resume data: find them again. */
+		recheck = true;
+		log_info("torrent %lld: the daemon stopped uncleanly; "
+			 "re-checking its data", (long long)m->id);
+	}
+	free(tor);
+	free(res);
+	if (r != LTS_ADD_OK) {
+		log_error("torrent %lld cannot be restored: %s", (long long)m->id,
+			  r == LTS_ADD_DUPLICATE ? "a duplicate of another"
+						 : err ? err : "no .torrent, "
+							     "magnet or resume data");
+		free(err);
+		lts_added_free(&added);
+		return -1;
+	}
+	if (recheck && lts_force_recheck(e->lts, m->id, &err) < 0) {
+		log_warn("torrent %lld: %s", (long long)m->id, err);
+		free(err);
+	}
+	if (!m->name && added.name)
+		m->name = strdup(added.name);
+	if (!m->info_hash)
+		m->info_hash = strdup(added.info_hash);
+	lts_added_free(&added);
+	return 0;
+}
+
+static void engine_restore(struct engine *e)
+{
+	bool unclean = store_was_unclean(e->store);
+	if (unclean)
+		log_warn("the last run did not stop cleanly");
+	int64_t next = store_next_id(e->store);
+	size_t n = 0, ok = 0;
+	int64_t *ids = store_list(e->store, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct store_meta *m = calloc(1, sizeof *m);
+		char *err = NULL;
+		if (!m || store_load_meta(e->store, ids[i], m, &err) < 0) {
+			log_error("torrent %lld not restored: %s",
+				  (long long)ids[i], err ? err : "out of memory");
+			free(err);
+			free(m);
+			continue;
+		}
+		if (ids[i] >= next)
+			next = ids[i] + 1;
+		if (engine_restore_one(e, m, unclean) < 0 ||
+		    idmap_put(&e->metas, m->id, m) < 0) {
+			store_meta_free(m);
+			free(m);
+			continue;
+		}
+		ok++;
+		struct engine_event *ev = engine_event_new(EV_RESTORED, 0);
+		ev->id = m->id;
+		ev->owner = m->owner;
+		snprintf(ev->info_hash, sizeof ev->info_hash, "%s",
+			 m->info_hash ? m->info_hash : "");
+		ev->name = engine_strdup(m->name);
+		ev->save_path = strdup(m->save_path);
+		engine_emit(e, ev);
+		engine_push_status(e, m->id, false);
+	}
+	free(ids);
+	if (next > e->next_id)
+		e->next_id = next;
+	if (n)
+		log_info("restored %zu of %zu torrents", ok, n);
+	store_mark_running(e->store);
+	engine_emit(e, engine_event_new(EV_LOADED, 0));
+}
+
+/* SIGTERM: hand over what libtorrent has not saved yet, then stop. */
+static void engine_save_all(struct engine *e)
+{
+	e->resume_waiting += lts_save_resume(e->lts, false);
+	struct pollfd pfd = {.fd = lts_alert_fd(e->lts), .events = POLLIN};
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (e->resume_waiting > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long spent = (now.tv_sec - start.tv_sec) * 1000 +
+			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (spent >= ENGINE_SHUTDOWN_SAVE_MS) {
+			log_warn("%d resume answers still missing at exit",
+				 e->resume_waiting);
+			break;
+		}
+		if (poll(&pfd, 1, (int)(ENGINE_SHUTDOWN_SAVE_MS - spent)) > 0)
+			engine_drain(e);
+	}
+	store_mark_clean(e->store);
 }
 
 /* Returns false once the engine is asked to stop. */
@@ -333,6 +601,9 @@ static int engine_open(struct engine *e, char **err)
 		.upnp = e->upnp,
 		.loopback_friendly = true,
 	};
+	e->store = store_open(e->state_dir, err);
+	if (!e->store)
+		return -1;
 	e->lts = lts_new(&lc, err);
 	if (!e->lts)
 		return -1;
@@ -374,6 +645,7 @@ static void *engine_main(void *arg)
 		{.fd = e->timer_fd, .events = POLLIN},
 	};
 	engine_drain(e);
+	engine_restore(e);
 	for (;;) {
 		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -386,11 +658,16 @@ static void *engine_main(void *arg)
 		if (pfd[2].revents) {
 			eventfd_clear(e->timer_fd);
 			lts_post_updates(e->lts);
+			if (++e->ticks >= e->resume_every) {
+				e->ticks = 0;
+				e->resume_waiting += lts_save_resume(e->lts, false);
+			}
 		}
 		if (pfd[0].revents && !engine_run_commands(e))
 			break;
 	}
 	engine_drain(e);
+	engine_save_all(e);
 	lts_free(e->lts);
 	e->lts = NULL;
 	return NULL;
@@ -414,7 +691,10 @@ struct engine *engine_start(const struct engine_config *cfg, char **err)
 	e->lsd = cfg->lsd;
 	e->upnp = cfg->upnp;
 	e->tick_ms = cfg->tick_ms > 0 ? cfg->tick_ms : 1000;
-	e->next_id = cfg->first_id > 0 ? cfg->first_id : 1;
+	e->next_id = 1;
+	e->state_dir = strdup(cfg->state_dir);
+	int interval = cfg->resume_interval_s > 0 ? cfg->resume_interval_s : 60;
+	e->resume_every = (int)((interval * 1000L + e->tick_ms - 1) / e->tick_ms);
 	if (e->cmd_fd < 0 || e->ev_fd < 0 ||
 	    pthread_create(&e->thread, NULL, engine_main, e) != 0) {
 		*err = strdup("cannot start the engine thread");
@@ -440,6 +720,8 @@ fail:
 		close(e->ev_fd);
 	free(e->listen);
 	free(e->download_dir);
+	free(e->state_dir);
+	store_close(e->store);
 	free(e);
 	return NULL;
 }
@@ -505,6 +787,16 @@ void engine_stop(struct engine *e)
 	}
 	free(e->listen);
 	free(e->download_dir);
+	free(e->state_dir);
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&e->metas, &pos, &key, &val)) {
+		store_meta_free(val);
+		free(val);
+	}
+	idmap_free(&e->metas);
+	store_close(e->store);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->started_cond);
 	free(e);

@@ -57,6 +57,9 @@ enum engine_event_type {
 	EV_DONE,         /* a CLOSE/PAUSE/RESUME/REANNOUNCE succeeded */
 	EV_FAILED,       /* ... or failed: reason */
 	EV_STATUS,       /* status, pushed (seq 0) */
+	EV_RESTORED,     /* a torrent brought back from the state dir (seq 0):
+	                    id, owner, info_hash, name, save_path */
+	EV_LOADED,       /* every saved torrent is back (seq 0) */
 };
 
 struct engine_event {
@@ -69,6 +72,7 @@ struct engine_event {
 	char *save_path;
 	char *reason;
 	bool completed;            /* EV_STATUS sent because it just finished */
+	uint32_t owner;            /* EV_RESTORED */
 	struct tp_status status;   /* EV_STATUS */
 	struct engine_event *next;
 };
@@ -78,11 +82,14 @@ struct engine_config {
 	const char *download_dir;  /* absolute */
 	bool dht, lsd, upnp;
 	int tick_ms;
-	int64_t first_id;          /* next id to hand out */
+	const char *state_dir;     /* absolute; where torrents persist */
+	int resume_interval_s;     /* how often changed resume data is saved */
 };
 
 /* Starts the thread and its session.  NULL with *err if the session could
- * not be created (e.g. the listen address is unusable). */
+ * not be created (e.g. the listen address is unusable).  The thread then
+ * brings back the saved torrents (EV_RESTORED each, then EV_LOADED) before
+ * it carries out any command. */
 struct engine *engine_start(const struct engine_config *cfg, char **err);
 /* Descriptor readable when events are waiting. */
 int engine_event_fd(struct engine *e);
@@ -91,7 +98,8 @@ int engine_listen_port(struct engine *e);
 void engine_submit(struct engine *e, struct engine_cmd *cmd);
 /* All waiting events, oldest first (a NULL-terminated list). */
 struct engine_event *engine_take_events(struct engine *e);
-/* Stops the session (saving what must be saved) and joins the thread. */
+/* Saves the resume data that needs saving (waiting for every answer, at
+ * most a few seconds), stops the session and joins the thread. */
 void engine_stop(struct engine *e);
 
 struct engine_cmd *engine_cmd_new(enum engine_cmd_type type);

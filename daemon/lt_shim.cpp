@@ -681,6 +681,35 @@ int lts_resume(lts_session *s, int64_t id, char **err)
 	return -1;
 }
 
+int lts_force_recheck(lts_session *s, int64_t id, char **err)
+{
+	try {
+		lts_entry *e = lts_find(s, id, err);
+		if (e == nullptr)
+			return -1;
+		e->handle.force_recheck();
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
+}
+
+int lts_save_resume_one(lts_session *s, int64_t id)
+{
+	try {
+		lts_entry *e = lts_find(s, id, nullptr);
+		if (e == nullptr)
+			return 0;
+		e->handle.save_resume_data(lt::torrent_handle::save_info_dict);
+		return 1;
+	} catch (...) {
+	}
+	return 0;
+}
+
 int lts_reannounce(lts_session *s, int64_t id, char **err)
 {
 	try {
@@ -1090,6 +1119,64 @@ bool lts_hash_v1(lt::create_torrent &ct, std::string const &parent,
 	return true;
 }
 
+/* The caller's mistakes, found before touching the disk. */
+bool lts_make_check(struct lts_make const *m, std::string &err)
+{
+	if (m->path == nullptr) {
+		err = "no path to share";
+		return false;
+	}
+	if (m->version < 1 || m->version > 3) {
+		err = "torrent version must be 1 (v1), 2 (v2) or 3 (hybrid)";
+		return false;
+	}
+	if (m->piece_size != 0
+	    && (m->piece_size < LTS_MIN_PIECE || m->piece_size > LTS_MAX_PIECE
+		|| (m->piece_size & (m->piece_size - 1)) != 0)) {
+		err = "piece size must be a power of two from 16 KiB to 64 MiB";
+		return false;
+	}
+	for (size_t i = 0; i < m->n_trackers; i++) {
+		if (m->trackers[i] == nullptr || m->trackers[i][0] == '\0') {
+			err = "empty tracker URL";
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Everything but the hashes: trackers one tier each, flags, texts. */
+void lts_make_meta(struct lts_make const *m, lt::create_torrent &ct)
+{
+	for (size_t i = 0; i < m->n_trackers; i++)
+		ct.add_tracker(m->trackers[i], static_cast<int>(i));
+	if (m->private_flag)
+		ct.set_priv(true);
+	if (m->comment != nullptr)
+		ct.set_comment(m->comment);
+	ct.set_creator(m->creator ? m->creator : LTS_DEFAULT_AGENT);
+}
+
+/* v1: our parallel hasher; v2/hybrid: libtorrent's (it also builds the
+ * merkle trees), with its hashing threads raised to ours. */
+bool lts_make_hash(struct lts_make const *m, lt::create_torrent &ct,
+		   std::string const &parent, std::string &err)
+{
+	int threads = std::max(1, m->threads);
+	if (m->version == 1)
+		return lts_hash_v1(ct, parent, threads, err);
+	lt::settings_pack sp;
+	sp.set_int(lt::settings_pack::hashing_threads, threads);
+	lt::error_code ec;
+	lt::set_piece_hashes(ct, parent, sp, lt::posix_disk_io_constructor,
+			     [](lt::piece_index_t) {}, ec);
+	if (ec) {
+		err = "hashing failed: " + ec.message();
+		return false;
+	}
+	return true;
+}
+
 } // namespace
 
 extern "C" int lts_make_torrent(const struct lts_make *m, unsigned char **out,
@@ -1098,23 +1185,10 @@ extern "C" int lts_make_torrent(const struct lts_make *m, unsigned char **out,
 	*out = nullptr;
 	*out_len = 0;
 	try {
-		if (m->path == nullptr) {
-			lts_set_err(err, "no path to share");
-			return -1;
-		}
-		if (m->version < 1 || m->version > 3) {
-			lts_set_err(err, "torrent version must be 1 (v1), 2 (v2) or 3 (hybrid)");
-			return -1;
-		}
-		if (m->piece_size != 0
-		    && (m->piece_size < LTS_MIN_PIECE || m->piece_size > LTS_MAX_PIECE
-			|| (m->piece_size & (m->piece_size - 1)) != 0)) {
-			lts_set_err(err, "piece size must be a power of two from 16 KiB to 64 MiB");
-			return -1;
-		}
 		std::string parent, msg;
 		std::vector<lts_file> files;
-		if (!lts_list_files(m->path, parent, files, msg)) {
+		if (!lts_make_check(m, msg)
+		    || !lts_list_files(m->path, parent, files, msg)) {
 			lts_set_err(err, msg);
 			return -1;
 		}
@@ -1130,44 +1204,19 @@ extern "C" int lts_make_torrent(const struct lts_make *m, unsigned char **out,
 			return -1;
 		}
 		int ps = m->piece_size ? m->piece_size : lts_auto_piece_size(total);
-		/* v1: no "attr" keys, so the info dict is exactly mktorrent's
-		 * (length/files, name, piece length, pieces, private). */
+		/* v1: no "attr" keys and no pad files, so the info dict is
+		 * exactly mktorrent's (length/files, name, piece length, pieces,
+		 * private) and so is the info-hash. */
 		lt::create_flags_t flags = {};
 		if (m->version == 1)
 			flags = lt::create_torrent::v1_only | lt::create_torrent::no_attributes;
 		else if (m->version == 2)
 			flags = lt::create_torrent::v2_only;
 		lt::create_torrent ct(fs, ps, flags);
-		for (size_t i = 0; i < m->n_trackers; i++) {
-			if (m->trackers[i] == nullptr || m->trackers[i][0] == '\0') {
-				lts_set_err(err, "empty tracker URL");
-				return -1;
-			}
-			ct.add_tracker(m->trackers[i], static_cast<int>(i));
-		}
-		if (m->private_flag)
-			ct.set_priv(true);
-		if (m->comment != nullptr)
-			ct.set_comment(m->comment);
-		ct.set_creator(m->creator ? m->creator : LTS_DEFAULT_AGENT);
-
-		int threads = std::max(1, m->threads);
-		if (m->version == 1) {
-			if (!lts_hash_v1(ct, parent, threads, msg)) {
-				lts_set_err(err, msg);
-				return -1;
-			}
-		} else {
-			lt::settings_pack sp;
-			sp.set_int(lt::settings_pack::hashing_threads, threads);
-			lt::error_code ec;
-			lt::set_piece_hashes(ct, parent, sp,
-					     lt::posix_disk_io_constructor,
-					     [](lt::piece_index_t) {}, ec);
-			if (ec) {
-				lts_set_err(err, "hashing failed: " + ec.message());
-				return -1;
-			}
+		lts_make_meta(m, ct);
+		if (!lts_make_hash(m, ct, parent, msg)) {
+			lts_set_err(err, msg);
+			return -1;
 		}
 		std::vector<char> buf = ct.generate_buf();
 		unsigned char *mem = static_cast<unsigned char *>(malloc(buf.size()));

@@ -82,6 +82,9 @@ int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err);
 int lts_pause(lts_session *s, int64_t id, char **err);
 int lts_resume(lts_session *s, int64_t id, char **err);
 int lts_reannounce(lts_session *s, int64_t id, char **err);
+/* Hashes the data on disk again (after a crash, the resume data may
+ * predate pieces that were verified and written since). */
+int lts_force_recheck(lts_session *s, int64_t id, char **err);
 int lts_connect_peer(lts_session *s, int64_t id, const char *hostport,
 		     char **err);
 
@@ -114,6 +117,10 @@ void lts_post_updates(lts_session *s);
  * when all is true); each request ends in exactly one sink->resume_data or
  * sink->resume_failed.  Returns how many were requested. */
 int lts_save_resume(lts_session *s, bool all);
+
+/* One torrent's resume data (e.g. when its metadata or its last piece
+ * arrived): 1 if requested (one sink answer will follow), else 0. */
+int lts_save_resume_one(lts_session *s, int64_t id);
 
 struct lts_sink {
 	void *ctx;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
 #include "service.h"
 #include "worker.h"
 
+#define MAIN_STATUS_EVERY_S 5
+
 struct tpd {
 	struct tpd_options opt;
 	int argc;
@@ -34,6 +37,7 @@ struct tpd {
 	struct workers *work;
 	struct service *svc;
 	int sig_fd;
+	int status_fd;
 };
 
 static const char *main_env(const char *name)
@@ -179,6 +183,31 @@ static void main_on_signal(void *ctx)
 	}
 }
 
+static void main_on_loaded(void *ctx)
+{
+	struct tpd *t = ctx;
+	struct service_totals tot;
+	service_totals(t->svc, &tot);
+	log_info("ready: %zu torrents", tot.torrents);
+	sd_notify(0, "READY=1");
+}
+
+/* systemctl status shows this line; refreshed by a timer. */
+static void main_on_status_timer(void *ctx)
+{
+	struct tpd *t = ctx;
+	uint64_t n;
+	ssize_t r = read(t->status_fd, &n, sizeof n);
+	(void)r;
+	struct service_totals tot;
+	service_totals(t->svc, &tot);
+	sd_notifyf(0, "STATUS=%zu torrents (%zu downloading, %zu seeding, "
+		   "%zu paused), down %lld B/s, up %lld B/s, %zu patrons",
+		   tot.torrents, tot.downloading, tot.seeding, tot.paused,
+		   (long long)tot.down_rate, (long long)tot.up_rate,
+		   tot.connections);
+}
+
 static int service_access(void *ctx, uid_t uid, gid_t gid, const char *path,
 			  int mode, char **err)
 {
@@ -214,7 +243,8 @@ static void service_push_cb(void *ctx, uint64_t c, int64_t id, const char *l,
 
 int main(int argc, char **argv)
 {
-	struct tpd t = {.argc = argc, .argv = argv, .sig_fd = -1};
+	struct tpd t = {.argc = argc, .argv = argv, .sig_fd = -1,
+			.status_fd = -1};
 	int rc = main_configure(&t);
 	if (rc >= 0)
 		return rc;
@@ -278,7 +308,8 @@ int main(int argc, char **argv)
 		.lsd = t.opt.lsd,
 		.upnp = t.opt.upnp,
 		.tick_ms = t.opt.tick_ms,
-		.first_id = 1,
+		.state_dir = t.opt.state_dir,
+		.resume_interval_s = t.opt.resume_interval,
 	};
 	t.eng = engine_start(&ec, &err);
 	if (!t.eng) {
@@ -298,6 +329,7 @@ int main(int argc, char **argv)
 		.max_pending = t.opt.max_pending,
 		.max_torrent_bytes = t.opt.max_torrent_size,
 		.url_timeout_s = t.opt.url_timeout,
+		.loading = true,
 	};
 	struct service_io io = {
 		.ctx = &t,
@@ -306,6 +338,7 @@ int main(int argc, char **argv)
 		.engine = service_to_engine,
 		.work = service_to_workers,
 		.access = service_access,
+		.loaded = main_on_loaded,
 	};
 	t.svc = service_new(&svcc, &io);
 	if (!t.svc)
@@ -317,11 +350,21 @@ int main(int argc, char **argv)
 		log_error("cannot watch internal descriptors");
 		goto out;
 	}
+	if (getenv("NOTIFY_SOCKET")) {
+		t.status_fd = timerfd_create(CLOCK_MONOTONIC,
+					     TFD_CLOEXEC | TFD_NONBLOCK);
+		struct itimerspec its = {.it_interval = {MAIN_STATUS_EVERY_S, 0},
+					 .it_value = {1, 0}};
+		if (t.status_fd >= 0 &&
+		    (timerfd_settime(t.status_fd, 0, &its, NULL) < 0 ||
+		     server_watch_fd(t.srv, t.status_fd, main_on_status_timer,
+				     &t) < 0))
+			log_warn("no STATUS= updates for systemd");
+	}
 
-	log_info("tpd %s ready on %s (BitTorrent port %d, state %s)",
+	log_info("tpd %s listening on %s (BitTorrent port %d, state %s)",
 		 TP_VERSION, t.opt.socket_path, engine_listen_port(t.eng),
 		 t.opt.state_dir);
-	sd_notify(0, "READY=1");
 	server_run(t.srv);
 	rc = 0;
 out:
@@ -335,6 +378,8 @@ out:
 	service_free(t.svc);
 	if (t.sig_fd >= 0)
 		close(t.sig_fd);
+	if (t.status_fd >= 0)
+		close(t.status_fd);
 	curl_global_cleanup();
 	options_free(&t.opt);
 	log_info("stopped");

@@ -63,6 +63,8 @@ static const struct opt_def opt_table[] = {
 	 "octal permissions of the socket (0660)"},
 	{"workers", 0, OT_INT, OFF(workers), "N",
 	 "worker threads for fetching and hashing (number of CPUs)"},
+	{"resume-interval", 0, OT_INT, OFF(resume_interval), "SECONDS",
+	 "how often changed resume data is saved (60)"},
 	{"config", 'c', OT_STR, OFF(config), "FILE",
 	 "config file (/etc/tpd/tpd.conf)"},
 };
@@ -98,6 +100,7 @@ void options_defaults(struct tpd_options *o, uid_t uid,
 	o->url_timeout = 30;
 	o->socket_mode = 0660;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->resume_interval = 60;
 	o->workers = cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 2;
 }
 

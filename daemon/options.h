@@ -29,6 +29,7 @@ struct tpd_options {
 	long url_timeout;
 	mode_t socket_mode;
 	int workers;
+	int resume_interval;   /* seconds between resume-data saves */
 };
 
 enum options_result { OPTIONS_OK, OPTIONS_EXIT, OPTIONS_ERROR };

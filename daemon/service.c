@@ -71,6 +71,7 @@ struct service {
 	struct svc_pending *fifo_head, *fifo_tail;
 	size_t fifo_len;
 	uint64_t next_seq;
+	bool loading;
 };
 
 static char *svc_strdup(const char *s)
@@ -95,6 +96,7 @@ struct service *service_new(const struct service_config *cfg,
 		s->cfg.url_timeout_s = 30;
 	s->io = *io;
 	s->next_seq = 1;
+	s->loading = cfg->loading;
 	return s;
 }
 
@@ -157,6 +159,28 @@ void service_free(struct service *s)
 size_t service_torrent_count(const struct service *s)
 {
 	return s->torrents.count;
+}
+
+void service_totals(const struct service *s, struct service_totals *t)
+{
+	memset(t, 0, sizeof *t);
+	size_t pos = 0;
+	int64_t key;
+	void *val;
+	while (idmap_next(&s->torrents, &pos, &key, &val)) {
+		const struct svc_torrent *x = val;
+		t->torrents++;
+		if (x->st.paused)
+			t->paused++;
+		else if (!strcmp(x->st.state, "seeding") ||
+			 !strcmp(x->st.state, "finished"))
+			t->seeding++;
+		else
+			t->downloading++;
+		t->down_rate += x->st.down_rate;
+		t->up_rate += x->st.up_rate;
+	}
+	t->connections = s->conns.count;
 }
 
 size_t service_pending_count(const struct service *s)
@@ -663,7 +687,7 @@ static void svc_op_info(struct service *s, struct svc_conn *c,
 	json_object_object_add(ev, "download_dir",
 			       json_object_new_string(s->cfg.download_dir));
 	json_object_object_add(ev, "pid", json_object_new_int64(getpid()));
-	json_object_object_add(ev, "loading", json_object_new_boolean(0));
+	json_object_object_add(ev, "loading", json_object_new_boolean(s->loading));
 	svc_send(s, c->id, ev);
 }
 
@@ -785,25 +809,34 @@ void service_work_done(struct service *s, struct work_job *job)
 
 /* --- engine events ------------------------------------------------------ */
 
-static void svc_on_created(struct service *s, struct svc_pending *p,
-			   struct engine_event *ev)
+/* Records a torrent; its status fills in with the engine's first push. */
+static struct svc_torrent *svc_add_torrent(struct service *s,
+					   const struct engine_event *ev,
+					   uid_t owner, uint64_t creator)
 {
 	struct svc_torrent *t = calloc(1, sizeof *t);
 	if (!t || idmap_put(&s->torrents, ev->id, t) < 0) {
 		free(t);
 		log_error("out of memory recording torrent %lld",
 			  (long long)ev->id);
-		return;
+		return NULL;
 	}
 	t->id = ev->id;
-	t->owner = p->uid;
-	t->creator = p->conn;
+	t->owner = owner;
+	t->creator = creator;
 	t->st.id = ev->id;
-	t->st.name = svc_strdup(ev->name);
+	t->st.name = svc_strdup(ev->name ? ev->name : "");
 	memcpy(t->st.info_hash, ev->info_hash, sizeof t->st.info_hash);
-	t->st.state = "checking_files";
+	t->st.state = "checking_resume_data";
 	t->st.save_path = svc_strdup(ev->save_path);
-	t->st.owner = p->uid;
+	t->st.owner = owner;
+	return t;
+}
+
+static void svc_on_created(struct service *s, struct svc_pending *p,
+			   struct engine_event *ev)
+{
+	svc_add_torrent(s, ev, p->uid, p->conn);
 
 	json_object *out = tp_event_new("NewTorrentCreated", p->tag);
 	json_object_object_add(out, "id", json_object_new_int64(ev->id));
@@ -874,10 +907,23 @@ static void svc_on_status(struct service *s, struct engine_event *ev)
 
 void service_engine_event(struct service *s, struct engine_event *ev)
 {
-	if (ev->type == EV_STATUS) {
+	switch (ev->type) {
+	case EV_STATUS:
 		svc_on_status(s, ev);
 		engine_event_free(ev);
 		return;
+	case EV_RESTORED:
+		svc_add_torrent(s, ev, ev->owner, 0);
+		engine_event_free(ev);
+		return;
+	case EV_LOADED:
+		s->loading = false;
+		if (s->io.loaded)
+			s->io.loaded(s->io.ctx);
+		engine_event_free(ev);
+		return;
+	default:
+		break;
 	}
 	struct svc_pending *p = svc_dequeue(s, ev->seq);
 	if (!p) {

@@ -33,6 +33,8 @@ struct service_io {
 	/* access_check() in the daemon; 0 or -1 with *err. */
 	int (*access)(void *ctx, uid_t uid, gid_t gid, const char *path,
 		      int mode, char **err);
+	/* Optional: every saved torrent is back (EV_LOADED). */
+	void (*loaded)(void *ctx);
 };
 
 struct service_config {
@@ -43,6 +45,7 @@ struct service_config {
 	size_t max_pending;        /* creates waiting per connection */
 	size_t max_torrent_bytes;  /* .torrent files read or fetched */
 	long url_timeout_s;
+	bool loading;              /* saved torrents are still coming back */
 };
 
 struct service *service_new(const struct service_config *cfg,
@@ -63,6 +66,13 @@ void service_engine_event(struct service *s, struct engine_event *ev);
 void service_work_done(struct service *s, struct work_job *job);
 
 size_t service_torrent_count(const struct service *s);
+
+struct service_totals {
+	size_t torrents, downloading, seeding, paused;
+	int64_t down_rate, up_rate;
+	size_t connections;
+};
+void service_totals(const struct service *s, struct service_totals *t);
 size_t service_pending_count(const struct service *s);
 
 #endif

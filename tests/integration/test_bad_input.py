@@ -81,7 +81,7 @@ def test_tags_echoed_unchanged(env):
     with d.patron() as p:
         for tag in ["s", "", "ü☃ \"q\"", 0, -7, 12345678901, 2.5, True, False, None]:
             p.send(_line({"op": "hello", "tag": tag}))
-            ev = p.next(lambda e: "tag" in e, 20, "the answer to tag %r" % (tag,))
+            ev = p.next(lambda e: "tag" in e, 5, "the answer to tag %r" % (tag,))
             check_eq(ev["type"], "Hello", "answer to hello with tag %r" % (tag,))
             check(T.same_tag(ev["tag"], tag), "tag %r came back as %r" % (tag, ev["tag"]))
         # Without a tag, the answer has none.

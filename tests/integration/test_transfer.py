@@ -1,10 +1,11 @@
-"""test_transfer - tpd exchanges real data with a foreign client.
+"""test_transfer - tpd exchanges real data with a foreign client (aria2c).
 
 An opentracker on loopback, aria2c seeding a generated 64 MiB file from a
 .torrent made by mktorrent: `tpctl add --wait` downloads it through tpd, the
 bytes match, `tpctl --json list` shows it complete and seeding.  Then the
 aria2c seeder stops and a fresh aria2c leecher downloads the file from tpd,
-the only remaining source.
+the only remaining source.  Last, `tpctl seed` makes a .torrent for a
+generated file and an aria2c leecher downloads it from tpd.
 """
 
 import os
@@ -86,6 +87,51 @@ def test_download_from_aria2_then_upload_to_aria2(env):
     st = _listed(env, ih)
     check(st.get("state") == "seeding", "tpd stopped seeding: %s" % st)
     check(daemon.alive(), "tpd died")
+
+
+
+@test
+def test_seed_made_by_tpd_to_aria2(env):
+    """`tpctl seed` makes a .torrent that a foreign client accepts and
+    serves the data where it lies."""
+    tracker = env.start_tracker()
+    src = env.mkdir("src")
+    data = os.path.join(src, "made.bin")
+    size = 16 * T.MIB + 12345  # a short last piece
+    sha = T.write_random_file(data, size)
+    torrent = env.path("made.torrent")
+    env.start_daemon()
+    r = env.tpctl("seed", data, "--tracker", tracker.announce, "--torrent-out", torrent,
+                  "--wait-seeding", timeout=300)
+    check(r.returncode == 0, "tpctl seed --wait-seeding: " + describe(r))
+    m = re.search(r"New torrent (\d+) created in (\S+)", r.stdout)
+    check(m is not None, "tpctl seed did not print 'New torrent ID created in PATH': "
+          + describe(r))
+    tid = int(m.group(1))
+    check(os.path.isfile(torrent), "tpctl seed did not write %s" % torrent)
+    with open(torrent, "rb") as f:
+        tb = f.read()
+    meta = T.bdecode(tb)
+    info = meta[b"info"]
+    check_eq(info.get(b"name"), b"made.bin", "name in the .torrent tpd wrote")
+    check_eq(info.get(b"length"), size, "length in the .torrent tpd wrote")
+    check_eq(meta.get(b"announce"), tracker.announce.encode(), "announce in the .torrent")
+    ih = T.info_hash(tb)
+    st = _listed(env, ih)
+    check_eq(st.get("id"), tid, "id of the seeded torrent in the list")
+    check_eq(st.get("state"), "seeding", "state of the seeded torrent")
+    check_eq(st.get("progress"), 1, "progress of the seeded torrent")
+
+    # Debian's opentracker refused tpd's first announce: whitelist, reannounce.
+    tracker.allow(ih)
+    r = env.tpctl("reannounce", str(tid))
+    check(r.returncode == 0, "tpctl reannounce: " + describe(r))
+    tracker.wait_seeders(ih, 1, timeout=120)
+    leech_dir = env.mkdir("leech")
+    leecher = env.aria2_leech(torrent, leech_dir)
+    check_eq(leecher.wait_exit(300), 0, "aria2c leecher exit status (log: %s)" % leecher.log)
+    check_eq(T.sha1_file(os.path.join(leech_dir, "made.bin")), sha,
+             "SHA-1 of the file aria2c downloaded from tpd's seed")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+/*
+ * store.h - the state directory, from which a restart brings every torrent
+ * back with its id, owner, save path and progress.
+ *
+ *   STATE/next_id             the id counter (ids are never reused)
+ *   STATE/running             exists while a daemon runs: found at start,
+ *                             it means the last run did not stop cleanly
+ *   STATE/torrents/ID.meta    JSON: id, owner, save_path, info_hash, name,
+ *                             magnet, paused, complete
+ *   STATE/torrents/ID.torrent the .torrent bytes, when known
+ *   STATE/torrents/ID.resume  libtorrent's resume data (bencoded)
+ *
+ * Every write is atomic: temporary file, fsync, rename, fsync of the
+ * directory, so a crash or power cut leaves the old or the new file, never
+ * a torn one.  Engine thread only.
+ */
+#ifndef TPD_STORE_H
+#define TPD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store;
+
+struct store_meta {
+	int64_t id;
+	uid_t owner;
+	char *save_path;
+	char *info_hash;
+	char *name;
+	char *magnet;    /* set while the metadata may be unknown */
+	bool paused;
+	bool complete;
+};
+
+struct store *store_open(const char *state_dir, char **err);
+void store_close(struct store *st);
+
+/* True if the previous daemon did not remove its running mark. */
+bool store_was_unclean(struct store *st);
+/* Creates the running mark; store_mark_clean() removes it at exit. */
+void store_mark_running(struct store *st);
+void store_mark_clean(struct store *st);
+
+int64_t store_next_id(struct store *st);
+int store_save_next_id(struct store *st, int64_t next_id, char **err);
+
+int store_save_meta(struct store *st, const struct store_meta *m, char **err);
+int store_save_blob(struct store *st, int64_t id, const char *ext,
+		    const void *data, size_t len, char **err);
+/* Removes every file of a torrent. */
+void store_forget(struct store *st, int64_t id);
+
+/* The ids with a meta file, ascending (malloc'd; count in *n). */
+int64_t *store_list(struct store *st, size_t *n);
+int store_load_meta(struct store *st, int64_t id, struct store_meta *m,
+		    char **err);
+/* A blob's bytes, or NULL if absent (or unreadable: *err says why). */
+unsigned char *store_load_blob(struct store *st, int64_t id, const char *ext,
+			       size_t *len, char **err);
+void store_meta_free(struct store_meta *m);
+
+/* Writes data to path atomically (used for every state file). */
+int store_write_atomic(const char *path, const void *data, size_t len,
+		       char **err);
+
+#endif
