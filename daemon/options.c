@@ -79,9 +79,12 @@ void options_defaults(struct tpd_options *o, uid_t uid,
 	const char *xdg = env("XDG_RUNTIME_DIR");
 	if (sock && *sock)
 		o->socket_path = strdup(sock);
-	else if (uid == 0 || !xdg || !*xdg)
+	else if (uid == 0)
 		o->socket_path = strdup("/run/tpd/tpd.sock");
-	else if (asprintf(&o->socket_path, "%s/tpd.sock", xdg) < 0)
+	else if (xdg && *xdg
+			 ? asprintf(&o->socket_path, "%s/tpd.sock", xdg) < 0
+			 : asprintf(&o->socket_path, "/run/user/%u/tpd.sock",
+				    (unsigned)uid) < 0)
 		o->socket_path = NULL;
 	const char *home = env("HOME");
 	if (uid == 0 || !home || !*home)
