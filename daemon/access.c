@@ -55,13 +55,7 @@ static gid_t *access_groups(uid_t uid, gid_t gid, int *n)
 	return groups;
 }
 
-struct access_saved {
-	gid_t *groups;
-	int n;
-	bool switched;
-};
-
-static int access_become(uid_t uid, gid_t gid, struct access_saved *sv,
+int access_enter(uid_t uid, gid_t gid, struct access_saved *sv,
 			 char **err)
 {
 	memset(sv, 0, sizeof *sv);
@@ -92,11 +86,11 @@ static int access_become(uid_t uid, gid_t gid, struct access_saved *sv,
 	}
 	syscall(SYS_setfsgid, gid);
 	syscall(SYS_setfsuid, uid);
-	sv->switched = true;
+	sv->switched = 1;
 	return 0;
 }
 
-static void access_restore(struct access_saved *sv)
+void access_leave(struct access_saved *sv)
 {
 	if (sv->switched) {
 		int saved = errno;
@@ -117,14 +111,14 @@ static void access_reason(char **err, const char *what, const char *path)
 int access_check(uid_t uid, gid_t gid, const char *path, int mode, char **err)
 {
 	struct access_saved sv;
-	if (access_become(uid, gid, &sv, err) < 0)
+	if (access_enter(uid, gid, &sv, err) < 0)
 		return -1;
 	/* AT_EACCESS makes the kernel use the (file-system) ids we set,
 	 * not the real ones. */
 	int rc = faccessat(AT_FDCWD, path, mode, AT_EACCESS);
 	if (rc < 0)
 		access_reason(err, (mode & W_OK) ? "write to" : "read", path);
-	access_restore(&sv);
+	access_leave(&sv);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -132,14 +126,14 @@ int access_open(uid_t uid, gid_t gid, const char *path, int flags,
 		mode_t mode, char **err)
 {
 	struct access_saved sv;
-	if (access_become(uid, gid, &sv, err) < 0)
+	if (access_enter(uid, gid, &sv, err) < 0)
 		return -1;
 	int fd = open(path, flags | O_CLOEXEC, mode);
 	if (fd < 0)
 		access_reason(err, (flags & (O_WRONLY | O_RDWR)) ? "write"
 								: "read",
 			      path);
-	access_restore(&sv);
+	access_leave(&sv);
 	return fd;
 }
 
@@ -170,7 +164,7 @@ int access_write_file(uid_t uid, gid_t gid, const char *path,
 	dir = slash && slash != path ? strndup(path, (size_t)(slash - path))
 				     : strdup("/");
 	struct access_saved sv;
-	if (access_become(uid, gid, &sv, err) < 0) {
+	if (access_enter(uid, gid, &sv, err) < 0) {
 		free(tmp);
 		free(dir);
 		return -1;
@@ -200,7 +194,7 @@ int access_write_file(uid_t uid, gid_t gid, const char *path,
 	}
 	rc = 0;
 out:
-	access_restore(&sv);
+	access_leave(&sv);
 	free(tmp);
 	free(dir);
 	return rc;

@@ -14,6 +14,19 @@
 
 #include <sys/types.h>
 
+/* Saved credentials of the calling thread, for access_enter/leave. */
+struct access_saved {
+	gid_t *groups;
+	int n;
+	int switched;
+};
+
+/* Makes the calling thread (and threads it starts meanwhile, which inherit
+ * its credentials) use uid/gid's file-system rights until access_leave().
+ * -1 with *err if the daemon cannot act for that user. */
+int access_enter(uid_t uid, gid_t gid, struct access_saved *sv, char **err);
+void access_leave(struct access_saved *sv);
+
 /* 0 if uid/gid may access path with mode (R_OK, W_OK|X_OK ...), else -1
  * with a malloc'd reason in *err ("cannot write /x: Permission denied"). */
 int access_check(uid_t uid, gid_t gid, const char *path, int mode,

@@ -29,6 +29,10 @@
 #define SERVER_READ_CHUNK 65536
 #define SERVER_MAX_EVENTS 256
 #define SERVER_LISTEN_BACKLOG 4096
+/* Reads per connection per loop turn: a patron that streams requests
+ * cannot starve the others (epoll is level-triggered, so the rest waits
+ * for the next turn). */
+#define SERVER_READS_PER_TURN 16
 
 enum watch_kind { WATCH_LISTEN, WATCH_CONN, WATCH_FD };
 
@@ -400,7 +404,7 @@ static void conn_line(struct server *srv, struct conn *c, const char *line,
 
 static void conn_read(struct server *srv, struct conn *c)
 {
-	for (;;) {
+	for (int turn = 0; turn < SERVER_READS_PER_TURN; turn++) {
 		if (c->in_cap - c->in_len < SERVER_READ_CHUNK) {
 			size_t cap = c->in_cap ? c->in_cap * 2 : SERVER_READ_CHUNK * 2;
 			char *in = realloc(c->in, cap);

@@ -501,12 +501,6 @@ static void svc_op_seed(struct service *s, struct svc_conn *c,
 				  "--tracker default");
 		return;
 	}
-	if (!req->torrent_out) {
-		svc_fail_in_order(s, c, req,
-				  "torrent_out is required: where should the "
-				  ".torrent be written?");
-		return;
-	}
 	struct work_job *job = work_job_new(WORK_MAKE_TORRENT);
 	if (!job) {
 		svc_start_fail(s, c->id, req->tag, "out of memory");
@@ -530,15 +524,31 @@ static void svc_op_seed(struct service *s, struct svc_conn *c,
 	job->private_flag = req->private_flag;
 	job->comment = svc_strdup(req->comment);
 	job->creator = svc_strdup(req->creator);
-	job->out_path = strdup(req->torrent_out);
+	/* Without torrent_out the .torrent goes beside the data. */
+	if (req->torrent_out)
+		job->out_path = strdup(req->torrent_out);
+	else if (asprintf(&job->out_path, "%s.torrent", req->path) < 0)
+		job->out_path = NULL;
 	svc_submit_job(s, c, req, job);
 }
 
 static void svc_op_control(struct service *s, struct svc_conn *c,
 			   struct tp_request *req)
 {
-	if (!svc_find(s, c, req->id, req->tag))
+	struct svc_torrent *t = svc_find(s, c, req->id, req->tag);
+	if (!t)
 		return;
+	/* Deleting data is allowed only to who could delete it anyway. */
+	char *err = NULL;
+	if (req->op == TP_OP_CLOSE && req->delete_files && t->st.save_path &&
+	    s->io.access(s->io.ctx, c->uid, c->gid, t->st.save_path,
+			 W_OK | X_OK, &err) < 0) {
+		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
+			  "cannot delete the files of torrent %lld: %s",
+			  (long long)req->id, err ? err : "not allowed");
+		free(err);
+		return;
+	}
 	enum engine_cmd_type type = req->op == TP_OP_CLOSE   ? ENG_CLOSE
 				    : req->op == TP_OP_PAUSE ? ENG_PAUSE
 				    : req->op == TP_OP_RESUME ? ENG_RESUME

@@ -221,10 +221,15 @@ static void work_fetch_url(struct work_job *j)
 
 /* --- making a .torrent of local data ------------------------------------ */
 
+/* Hashing runs with the patron's rights (the hashing threads inherit
+ * them), so a file inside a readable directory that the patron may not
+ * read cannot be published through us. */
 static void work_make_torrent(struct work_job *j)
 {
 	char *err = NULL;
-	if (access_check(j->uid, j->gid, j->path, R_OK, &err) < 0) {
+	struct access_saved sv;
+	if (access_check(j->uid, j->gid, j->path, R_OK, &err) < 0 ||
+	    access_enter(j->uid, j->gid, &sv, &err) < 0) {
 		j->error = err ? err : strdup("cannot read the data");
 		return;
 	}
@@ -240,7 +245,9 @@ static void work_make_torrent(struct work_job *j)
 		.creator = j->creator,
 		.threads = cpus > 0 ? (int)cpus : 1,
 	};
-	if (lts_make_torrent(&m, &j->data, &j->len, &err) < 0) {
+	int rc = lts_make_torrent(&m, &j->data, &j->len, &err);
+	access_leave(&sv);
+	if (rc < 0) {
 		j->error = err ? err : strdup("cannot make the torrent");
 		j->data = NULL;
 		return;
