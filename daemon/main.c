@@ -7,6 +7,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,7 +287,18 @@ int main(int argc, char **argv)
 	}
 	if (nfds == 1)
 		listen_fd = SD_LISTEN_FDS_START;
+	gid_t sock_gid = (gid_t)-1;
+	if (t.opt.socket_group) {
+		struct group *gr = getgrnam(t.opt.socket_group);
+		if (!gr) {
+			log_error("unknown socket group \"%s\"",
+				  t.opt.socket_group);
+			goto out;
+		}
+		sock_gid = gr->gr_gid;
+	}
 	struct server_config sc = {
+		.socket_gid = sock_gid,
 		.socket_path = t.opt.socket_path,
 		.listen_fd = listen_fd,
 		.socket_mode = t.opt.socket_mode,

@@ -61,6 +61,8 @@ static const struct opt_def opt_table[] = {
 	 "total time allowed for fetching a .torrent URL (30)"},
 	{"socket-mode", 0, OT_MODE, OFF(socket_mode), "MODE",
 	 "octal permissions of the socket (0660)"},
+	{"socket-group", 0, OT_STR, OFF(socket_group), "GROUP",
+	 "group owning the socket (the daemon's group)"},
 	{"workers", 0, OT_INT, OFF(workers), "N",
 	 "worker threads for fetching and hashing (number of CPUs)"},
 	{"resume-interval", 0, OT_INT, OFF(resume_interval), "SECONDS",
@@ -404,5 +406,6 @@ void options_free(struct tpd_options *o)
 	free(o->listen);
 	free(o->tracker);
 	free(o->config);
+	free(o->socket_group);
 	memset(o, 0, sizeof *o);
 }

@@ -28,6 +28,7 @@ struct tpd_options {
 	size_t max_torrent_size;
 	long url_timeout;
 	mode_t socket_mode;
+	char *socket_group;    /* NULL: the daemon's own group */
 	int workers;
 	int resume_interval;   /* seconds between resume-data saves */
 };

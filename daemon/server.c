@@ -112,6 +112,8 @@ static int server_bind(struct server *srv, char **err)
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
 	if (rc < 0 || chmod(path, srv->cfg.socket_mode) < 0 ||
+	    (srv->cfg.socket_gid != (gid_t)-1 &&
+	     chown(path, (uid_t)-1, srv->cfg.socket_gid) < 0) ||
 	    listen(fd, SERVER_LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);

@@ -23,6 +23,7 @@ struct server_config {
 	const char *socket_path;
 	int listen_fd;          /* from socket activation, or -1 */
 	mode_t socket_mode;
+	gid_t socket_gid;       /* (gid_t)-1: leave as created */
 	size_t max_line;        /* longest request line */
 	size_t max_conns;       /* more are refused with an Error line */
 	size_t soft_output;     /* above this, status pushes are coalesced */
