@@ -167,7 +167,7 @@ void tpctl_usage(FILE *f)
 		   "                        /run/tpd/tpd.sock for root, else\n"
 		   "                        $XDG_RUNTIME_DIR/tpd.sock)\n"
 		   "      --json            print every event as received, one JSON line each\n"
-		   "  -h, --help            this help; COMMAND --help: the command's\n"
+		   "  -h, --help            this help; tpctl COMMAND --help for one command\n"
 		   "      --version         print the version\n\n"
 		   "Commands:\n");
 	for (i = 0; i < tpctl_n_cmds; i++)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -119,6 +120,18 @@ int access_check(uid_t uid, gid_t gid, const char *path, int mode, char **err)
 	if (rc < 0)
 		access_reason(err, (mode & W_OK) ? "write to" : "read", path);
 	access_leave(&sv);
+	/* In a shared sticky directory (/tmp) a user may write but not
+	 * replace or delete others' files; the daemon writing there would
+	 * not be bound by that, so such directories are refused unless
+	 * they are the user's own. */
+	struct stat st;
+	if (rc == 0 && (mode & W_OK) && uid != 0 && stat(path, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && st.st_uid != uid) {
+		if (asprintf(err, "%s is a shared sticky directory; use a "
+			     "directory of your own", path) < 0)
+			*err = NULL;
+		return -1;
+	}
 	return rc < 0 ? -1 : 0;
 }
 

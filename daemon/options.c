@@ -198,9 +198,9 @@ void options_usage(void *stream)
 		const struct opt_def *d = &opt_table[i];
 		char left[64];
 		snprintf(left, sizeof left, "%s%c%s--%s%s%s",
-			 d->short_name ? "-" : "   ",
+			 d->short_name ? "-" : " ",
 			 d->short_name ? d->short_name : ' ',
-			 d->short_name ? ", " : " ", d->name,
+			 d->short_name ? ", " : "  ", d->name,
 			 d->arg ? " " : "", d->arg ? d->arg : "");
 		fprintf(f, "  %-30s %s\n", left, d->help);
 	}
