@@ -5,6 +5,7 @@
  */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -139,6 +140,9 @@ static char *opt_set(struct tpd_options *o, const struct opt_def *d,
 		return NULL;
 	}
 	case OT_SIZE: {
+		/* strtoull would skip blanks and wrap "-1" to the maximum. */
+		if (!isdigit((unsigned char)val[0]))
+			goto bad;
 		unsigned long long v = strtoull(val, &end, 10);
 		unsigned long long mult = 1;
 		if (end && (*end == 'K' || *end == 'k'))
@@ -270,8 +274,12 @@ enum options_result options_parse(struct tpd_options *o, int argc,
 				*err = NULL;
 			return OPTIONS_ERROR;
 		default:
-			if (asprintf(err, "unknown option %s",
-				     argv[optind - 1]) < 0)
+			/* Inside a group of short options optind has not moved
+			 * on yet: name the letter itself. */
+			if ((optopt > 0 && optopt < 1000
+				     ? asprintf(err, "unknown option -%c", optopt)
+				     : asprintf(err, "unknown option %s",
+						argv[optind - 1])) < 0)
 				*err = NULL;
 			return OPTIONS_ERROR;
 		}

@@ -43,9 +43,9 @@ void options_defaults(struct tpd_options *o, uid_t uid,
  * printed to stdout.  OPTIONS_ERROR: *err says why (usage problem). */
 enum options_result options_parse(struct tpd_options *o, int argc,
 				  char **argv, char **err);
-/* Applies a config file's text; keys already set on the command line
- * (marked in `cmdline`) are kept.  -1 with every problem in *err, each as
- * "FILE:LINE: message". */
+/* Applies a config file's text over the current values.  The command line
+ * wins because main parses argv again afterwards.  -1 with every problem in
+ * *err, each as "FILE:LINE: message". */
 int options_apply_config(struct tpd_options *o, const char *file,
 			 const char *text, char **err);
 /* Makes the relative paths absolute, derives download_dir. */

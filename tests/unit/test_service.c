@@ -49,6 +49,7 @@ struct ts_fake {
 	size_t n_jobs, cap_jobs;
 	int access_calls;
 	bool deny_access;
+	int loaded_calls;
 	struct service *s;
 };
 
@@ -117,6 +118,12 @@ static int ts_access(void *ctx, uid_t uid, gid_t gid, const char *path,
 	return 0;
 }
 
+static void ts_loaded(void *ctx)
+{
+	struct ts_fake *f = ctx;
+	f->loaded_calls++;
+}
+
 /* --- fixture ------------------------------------------------------------ */
 
 static struct ts_fake *ts_new(size_t max_pending)
@@ -129,6 +136,7 @@ static struct ts_fake *ts_new(size_t max_pending)
 		.default_tracker = NULL,
 		.listen_port = 6881,
 		.max_pending = max_pending,
+		.loading = true,
 	};
 	struct service_io io = {
 		.ctx = f,
@@ -137,6 +145,7 @@ static struct ts_fake *ts_new(size_t max_pending)
 		.engine = ts_engine,
 		.work = ts_work,
 		.access = ts_access,
+		.loaded = ts_loaded,
 	};
 	f->s = service_new(&cfg, &io);
 	assert_non_null(f->s);
@@ -660,6 +669,14 @@ static void test_close_rules(void **state)
 	ts_expect_error(f, 2, "no2", "not_found");
 	ts_no_cmd(f);
 
+	/* Deleting the data needs write access to it. */
+	f->deny_access = true;
+	ts_req(f, 1, "{\"op\":\"close\",\"tag\":\"del\",\"id\":7,"
+		     "\"delete_files\":true}");
+	ts_expect_error(f, 1, "del", "forbidden");
+	ts_no_cmd(f);
+	f->deny_access = false;
+
 	ts_req(f, 3, "{\"op\":\"close\",\"tag\":\"x\",\"id\":7,"
 		     "\"delete_files\":true}");
 	struct engine_cmd *c = ts_cmd(f, ENG_CLOSE);
@@ -790,6 +807,11 @@ static void test_status_and_watch(void **state)
 	assert_int_equal(ts_int(o, "done_bytes"), 600);
 	json_object_put(o);
 	ts_assert_drained(f);
+	/* Watching all is all the caller may see: not another user's. */
+	ts_status(f, 2, 0.2);
+	json_object_put(ts_for(f, 2, true, "StatusUpdate", NULL));
+	json_object_put(ts_for(f, 4, true, "StatusUpdate", NULL));
+	ts_nothing_for(f, 3);
 
 	/* Root's watch-all sees both, with a StatusUpdate each. */
 	ts_req(f, 4, "{\"op\":\"watch\",\"tag\":\"again\"}");
@@ -1068,6 +1090,57 @@ static void test_seed(void **state)
 	ts_free(f);
 }
 
+/* Torrents restored from the state dir belong to their saved owner and
+ * have no creator connection; EV_LOADED ends the loading phase. */
+static void test_restored(void **state)
+{
+	struct ts_fake *f = ts_new(0);
+	service_conn_open(f->s, 1, 1000, 1000, 11);
+	service_conn_open(f->s, 2, 1001, 1001, 12);
+	ts_req(f, 1, "{\"op\":\"info\",\"tag\":\"i\"}");
+	json_object *o = ts_next(f, 1, "Info", "i");
+	json_object *v;
+	assert_true(json_object_object_get_ex(o, "loading", &v));
+	assert_true(json_object_get_boolean(v));
+	json_object_put(o);
+
+	struct engine_event *ev = ts_event(EV_RESTORED, 0, 3);
+	ev->owner = 1000;
+	snprintf(ev->info_hash, sizeof ev->info_hash, "%s", TS_HASH1);
+	ev->name = strdup("old");
+	ev->save_path = strdup("/srv/old");
+	service_engine_event(f->s, ev);
+	ev = ts_event(EV_RESTORED, 0, 5);
+	ev->owner = 1001;
+	snprintf(ev->info_hash, sizeof ev->info_hash, "%s", TS_HASH2);
+	ev->name = strdup("older");
+	ev->save_path = strdup("/srv/older");
+	service_engine_event(f->s, ev);
+	ts_assert_drained(f);
+	assert_int_equal(f->loaded_calls, 0);
+	service_engine_event(f->s, ts_event(EV_LOADED, 0, 0));
+	assert_int_equal(f->loaded_calls, 1);
+	assert_int_equal(service_torrent_count(f->s), 2);
+
+	int64_t ids[4];
+	uid_t owners[4];
+	assert_int_equal(ts_list(f, 1, ids, owners, 4), 1);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(owners[0], 1000);
+	assert_int_equal(ts_list(f, 2, ids, owners, 4), 1);
+	assert_int_equal(ids[0], 5);
+	/* No creator: a status reaches nobody until someone watches. */
+	ts_status(f, 3, 0.5);
+	ts_assert_drained(f);
+	ts_req(f, 1, "{\"op\":\"info\",\"tag\":\"j\"}");
+	o = ts_next(f, 1, "Info", "j");
+	assert_true(json_object_object_get_ex(o, "loading", &v));
+	assert_false(json_object_get_boolean(v));
+	assert_int_equal(ts_int(o, "torrents"), 1);
+	json_object_put(o);
+	ts_free(f);
+}
+
 /* (10) An engine answer with an unknown seq is ignored; one out of order
  * is still routed by its seq. */
 static void test_sequence_drift(void **state)
@@ -1168,6 +1241,7 @@ int main(void)
 		cmocka_unit_test(test_work_done),
 		cmocka_unit_test(test_work_done_gone),
 		cmocka_unit_test(test_seed),
+		cmocka_unit_test(test_restored),
 		cmocka_unit_test(test_sequence_drift),
 		cmocka_unit_test(test_immediate_ops),
 	};
