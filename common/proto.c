@@ -574,6 +574,25 @@ static int proto_tokenize(const char *line, size_t len, json_object **out,
 	return 0;
 }
 
+static int proto_print_null(json_object *jso, struct printbuf *pb, int level,
+			    int flags)
+{
+	(void)jso;
+	(void)level;
+	(void)flags;
+	return printbuf_strappend(pb, "null");
+}
+
+/* json-c has no null object (a NULL pointer is null), yet a tag must be a
+ * real object to be carried and echoed: this one prints as null. */
+static json_object *proto_null_tag(void)
+{
+	json_object *o = json_object_new_boolean(0);
+	if (o)
+		json_object_set_serializer(o, proto_print_null, NULL, NULL);
+	return o;
+}
+
 /* Reads the tag before anything else so every later error can echo it. */
 static int proto_read_tag(struct proto_ctx *c)
 {
@@ -594,8 +613,10 @@ static int proto_read_tag(struct proto_ctx *c)
 					  "field \"tag\" must be a finite number");
 		c->req->tag = json_object_get(v);
 		return 0;
+	case json_type_null:
+		c->req->tag = proto_null_tag();
+		return 0;
 	default:
-		/* A null tag is stored as NULL, so it is echoed as absent. */
 		c->req->tag = json_object_get(v);
 		return 0;
 	}

@@ -577,12 +577,14 @@ static void engine_save_all(struct engine *e)
 /* Returns false once the engine is asked to stop. */
 static bool engine_run_commands(struct engine *e)
 {
+	/* Clear before taking: a command queued after the clear signals
+	 * again, so none can be left behind unsignalled. */
+	eventfd_clear(e->cmd_fd);
 	pthread_mutex_lock(&e->lock);
 	struct engine_cmd *list = e->cmd_head;
 	e->cmd_head = e->cmd_tail = NULL;
 	bool stopping = e->stopping;
 	pthread_mutex_unlock(&e->lock);
-	eventfd_clear(e->cmd_fd);
 	while (list) {
 		struct engine_cmd *next = list->next;
 		engine_do(e, list);
@@ -753,11 +755,11 @@ void engine_submit(struct engine *e, struct engine_cmd *cmd)
 
 struct engine_event *engine_take_events(struct engine *e)
 {
+	eventfd_clear(e->ev_fd); /* before taking: see engine_run_commands */
 	pthread_mutex_lock(&e->lock);
 	struct engine_event *list = e->ev_head;
 	e->ev_head = e->ev_tail = NULL;
 	pthread_mutex_unlock(&e->lock);
-	eventfd_clear(e->ev_fd);
 	return list;
 }
 

@@ -354,10 +354,15 @@ static void test_parse_tags(void **state)
 	tp_ok("{\"op\":\"list\",\"tag\":false}", &req);
 	assert_true(json_object_is_type(req.tag, json_type_boolean));
 	tp_request_free(&req);
-	/* json-c has no null object: a null tag is echoed as absent. */
+	/* A null tag is echoed as null, not dropped. */
 	tp_ok("{\"op\":\"list\",\"tag\":null}", &req);
-	assert_null(req.tag);
+	assert_non_null(req.tag);
+	ev = tp_event_new("List", req.tag);
 	tp_request_free(&req);
+	line = tp_line(ev, &len);
+	json_object_put(ev);
+	assert_string_equal(line, "{\"type\":\"List\",\"tag\":null}\n");
+	free(line);
 	/* A big tag is echoed unchanged. */
 	tp_ok("{\"op\":\"list\",\"tag\":123456789012}", &req);
 	ev = tp_event_new("List", req.tag);
