@@ -120,13 +120,25 @@ install: all
 	install -m 644 $(BUILD)/libtpclient.a $(DESTDIR)$(PREFIX)/lib/libtpclient.a
 	install -m 644 man/tpd.8 $(DESTDIR)$(PREFIX)/share/man/man8/tpd.8
 	install -m 644 man/tpctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	sed 's|/usr/sbin/tpd|$(PREFIX)/sbin/tpd|g' systemd/tpd.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.service
+	install -m 644 systemd/tpd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.socket
+	install -m 644 systemd/tpd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/tpd.conf
+	install -m 644 systemd/tpd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tpd.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tpd $(DESTDIR)$(PREFIX)/bin/tpctl \
 		$(DESTDIR)$(PREFIX)/include/tpclient.h \
 		$(DESTDIR)$(PREFIX)/lib/libtpclient.a \
 		$(DESTDIR)$(PREFIX)/share/man/man8/tpd.8 \
-		$(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1
+		$(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.socket \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/tpd.conf \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tpd.conf
 
 clean:
 	rm -rf build build-asan

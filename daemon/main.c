@@ -259,13 +259,6 @@ int main(int argc, char **argv)
 			  t.opt.download_dir, strerror(errno));
 		goto out;
 	}
-	char *sockdir = strdup(t.opt.socket_path);
-	char *slash = sockdir ? strrchr(sockdir, '/') : NULL;
-	if (slash && slash != sockdir) {
-		*slash = 0;
-		main_mkdirs(sockdir, 0755);
-	}
-	free(sockdir);
 
 	/* Signals arrive through a descriptor; every thread blocks them. */
 	sigset_t set;
@@ -285,8 +278,18 @@ int main(int argc, char **argv)
 			  nfds);
 		goto out;
 	}
-	if (nfds == 1)
+	if (nfds == 1) {
 		listen_fd = SD_LISTEN_FDS_START;
+	} else {
+		/* Our own socket: make its directory (/run/tpd) if needed. */
+		char *sockdir = strdup(t.opt.socket_path);
+		char *slash = sockdir ? strrchr(sockdir, '/') : NULL;
+		if (slash && slash != sockdir) {
+			*slash = 0;
+			main_mkdirs(sockdir, 0755);
+		}
+		free(sockdir);
+	}
 	gid_t sock_gid = (gid_t)-1;
 	if (t.opt.socket_group) {
 		struct group *gr = getgrnam(t.opt.socket_group);
@@ -375,8 +378,9 @@ int main(int argc, char **argv)
 	}
 
 	log_info("tpd %s listening on %s (BitTorrent port %d, state %s)",
-		 TP_VERSION, t.opt.socket_path, engine_listen_port(t.eng),
-		 t.opt.state_dir);
+		 TP_VERSION,
+		 listen_fd >= 0 ? "the socket systemd passed" : t.opt.socket_path,
+		 engine_listen_port(t.eng), t.opt.state_dir);
 	server_run(t.srv);
 	rc = 0;
 out:
