@@ -28,6 +28,9 @@
 #include "worker.h"
 
 #define MAIN_STATUS_EVERY_S 5
+/* URL fetches mostly wait on the network: they get their own, larger pool
+ * so slow servers cannot hold up reading and hashing for everyone. */
+#define MAIN_FETCH_THREADS 16
 
 struct tpd {
 	struct tpd_options opt;
@@ -35,7 +38,8 @@ struct tpd {
 	char **argv;
 	struct server *srv;
 	struct engine *eng;
-	struct workers *work;
+	struct workers *work;   /* reading .torrent files, hashing */
+	struct workers *fetch;  /* URL fetches */
 	struct service *svc;
 	int sig_fd;
 	int status_fd;
@@ -138,16 +142,27 @@ static void main_on_engine(void *ctx)
 	}
 }
 
-static void main_on_workers(void *ctx)
+static void main_take_jobs(struct tpd *t, struct workers *w)
 {
-	struct tpd *t = ctx;
-	struct work_job *job = workers_take_done(t->work);
+	struct work_job *job = workers_take_done(w);
 	while (job) {
 		struct work_job *next = job->next;
 		job->next = NULL;
 		service_work_done(t->svc, job);
 		job = next;
 	}
+}
+
+static void main_on_workers(void *ctx)
+{
+	struct tpd *t = ctx;
+	main_take_jobs(t, t->work);
+}
+
+static void main_on_fetchers(void *ctx)
+{
+	struct tpd *t = ctx;
+	main_take_jobs(t, t->fetch);
 }
 
 static void main_reload(struct tpd *t)
@@ -225,7 +240,7 @@ static void service_to_engine(void *ctx, struct engine_cmd *cmd)
 static void service_to_workers(void *ctx, struct work_job *job)
 {
 	struct tpd *t = ctx;
-	workers_submit(t->work, job);
+	workers_submit(job->kind == WORK_FETCH_URL ? t->fetch : t->work, job);
 }
 
 
@@ -332,7 +347,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	t.work = workers_start(t.opt.workers, &err);
-	if (!t.work) {
+	if (t.work)
+		t.fetch = workers_start(MAIN_FETCH_THREADS, &err);
+	if (!t.work || !t.fetch) {
 		log_error("%s", err ? err : "cannot start workers");
 		goto out;
 	}
@@ -361,6 +378,7 @@ int main(int argc, char **argv)
 	server_set_service(t.srv, t.svc);
 	if (server_watch_fd(t.srv, engine_event_fd(t.eng), main_on_engine, &t) < 0 ||
 	    server_watch_fd(t.srv, workers_fd(t.work), main_on_workers, &t) < 0 ||
+	    server_watch_fd(t.srv, workers_fd(t.fetch), main_on_fetchers, &t) < 0 ||
 	    server_watch_fd(t.srv, t.sig_fd, main_on_signal, &t) < 0) {
 		log_error("cannot watch internal descriptors");
 		goto out;
@@ -391,6 +409,7 @@ out:
 		server_free(t.srv);
 	engine_stop(t.eng);
 	workers_stop(t.work);
+	workers_stop(t.fetch);
 	service_free(t.svc);
 	if (t.sig_fd >= 0)
 		close(t.sig_fd);

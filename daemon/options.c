@@ -65,7 +65,7 @@ static const struct opt_def opt_table[] = {
 	{"socket-group", 0, OT_STR, OFF(socket_group), "GROUP",
 	 "group owning the socket (the daemon's group)"},
 	{"workers", 0, OT_INT, OFF(workers), "N",
-	 "worker threads for fetching and hashing (number of CPUs)"},
+	 "threads reading and hashing files (CPUs); URL fetches have 16 more"},
 	{"resume-interval", 0, OT_INT, OFF(resume_interval), "SECONDS",
 	 "how often changed resume data is saved (60)"},
 	{"config", 'c', OT_STR, OFF(config), "FILE",
