@@ -48,7 +48,7 @@ SHIM_OBJ := $(call obj,$(SHIM_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps run test test-unit test-integration test-asan demo bench \
-	install uninstall clean fuzz
+	install uninstall clean fuzz test-valgrind
 
 all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/libtpclient.a
 
@@ -93,13 +93,26 @@ test-unit: all $(UNIT_BIN)
 test-integration: all
 	@sh tests/run-tests.sh $(BUILD) integration
 
+ASAN_OPT := -O1 -g -fno-omit-frame-pointer
+ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+# The whole suite against binaries built with ASan/UBSan.  OPT and SAN are
+# exported so that a make run by a test (make install) builds alike.
 test-asan: deps
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" SAN="$(ASAN_SAN)" \
 		all build-asan/tests/.unit
+	OPT="$(ASAN_OPT)" SAN="$(ASAN_SAN)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-tests.sh build-asan
+
+# libFuzzer targets (clang); FUZZ_SECONDS per target, default 60.
+fuzz: deps
+	$(MAKE) -f tests/fuzz/fuzz.mk fuzz
+
+# tpd under valgrind: no error and no definite leak at shutdown.
+test-valgrind: deps all
+	sh tests/valgrind.sh $(BUILD)
 
 build-asan/tests/.unit: $(UNIT_BIN)
 	@touch $@

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -273,6 +274,23 @@ int main(int argc, char **argv)
 		log_error("cannot create %s or %s: %s", t.opt.state_dir,
 			  t.opt.download_dir, strerror(errno));
 		goto out;
+	}
+
+	/* Every patron and every peer is a descriptor: use what we may. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < t.opt.max_conns + 256) {
+		log_warn("only %llu descriptors allowed: --max-connections "
+			 "lowered from %zu to %llu", (unsigned long long)rl.rlim_cur,
+			 t.opt.max_conns,
+			 (unsigned long long)(rl.rlim_cur > 512 ? rl.rlim_cur - 256
+								: rl.rlim_cur / 2));
+		t.opt.max_conns = rl.rlim_cur > 512 ? rl.rlim_cur - 256
+						    : rl.rlim_cur / 2;
 	}
 
 	/* Signals arrive through a descriptor; every thread blocks them. */

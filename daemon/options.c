@@ -32,6 +32,7 @@ struct opt_def {
 };
 
 #define OFF(f) offsetof(struct tpd_options, f)
+#define OPT_SIZE_MAX (1ull << 40)
 
 static const struct opt_def opt_table[] = {
 	{"socket", 's', OT_STR, OFF(socket_path), "SOCKET", "control socket"},
@@ -151,8 +152,10 @@ static char *opt_set(struct tpd_options *o, const struct opt_def *d,
 			mult = 1ull << 20, end++;
 		else if (end && (*end == 'G' || *end == 'g'))
 			mult = 1ull << 30, end++;
-		if (errno || *end || end == val || v == 0 || val[0] == '-' ||
-		    v > SIZE_MAX / mult)
+		/* Nothing tpd counts or buffers is meaningful beyond 1 TiB;
+		 * a larger value is a typo, not a wish. */
+		if (errno || *end || end == val || v == 0 ||
+		    v > OPT_SIZE_MAX / mult)
 			goto bad;
 		*(size_t *)field = (size_t)(v * mult);
 		return NULL;

@@ -1,0 +1,43 @@
+# fuzz.mk - libFuzzer targets for tpd's parsers (clang, ASan + UBSan).
+#
+#   make -f tests/fuzz/fuzz.mk            build build/fuzz/fuzz_*
+#   make -f tests/fuzz/fuzz.mk fuzz       run each for FUZZ_SECONDS (60)
+#
+# Targets: fuzz_request (common/proto.c), fuzz_pipe (client/pipe_parse.c),
+# fuzz_config (daemon/options.c + log.c), fuzz_codec (common/codec.c).
+# Each run starts from tests/fuzz/corpus/NAME (read only: new inputs go to
+# build/fuzz/corpus/NAME) and fails on the first crash, leak or sanitizer
+# report; the crashing input is left in build/fuzz/ (crash-*, leak-*, ...).
+# Runs are sequential and single-process: the machine is shared.
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_OUT ?= build/fuzz
+FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_PKGS := json-c libcrypto
+FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
+	-D_GNU_SOURCE -Icommon -Iclient -Idaemon \
+	$(shell pkg-config --cflags $(FUZZ_PKGS))
+FUZZ_LIBS := $(shell pkg-config --libs $(FUZZ_PKGS)) -lm
+
+FUZZ_NAMES := fuzz_request fuzz_pipe fuzz_config fuzz_codec
+FUZZ_BINS := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
+
+fuzz_request_SRC := common/proto.c common/codec.c
+fuzz_pipe_SRC := client/pipe_parse.c
+fuzz_config_SRC := daemon/options.c daemon/log.c
+fuzz_codec_SRC := common/codec.c
+
+.PHONY: fuzz-build fuzz
+.SECONDEXPANSION:
+fuzz-build: $(FUZZ_BINS)
+
+# Sources are compiled with the target, one command each: four small
+# programs, no object sharing needed.
+$(FUZZ_OUT)/%: tests/fuzz/%.c $$($$*_SRC) common/*.h client/*.h daemon/*.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $($*_SRC) $(FUZZ_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@sh tests/fuzz/run.sh $(FUZZ_OUT) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
