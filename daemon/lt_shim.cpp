@@ -478,6 +478,25 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	}
 }
 
+/* Runs fn on a torrent's handle: -1 with *err for an unknown id or when
+ * libtorrent throws (e.g. the handle died meanwhile). */
+template <typename Fn>
+int lts_with_handle(lts_session *s, int64_t id, char **err, Fn fn)
+{
+	try {
+		lts_entry *e = lts_find(s, id, err);
+		if (e == nullptr)
+			return -1;
+		fn(e->handle);
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
+}
+
 } // namespace
 
 extern "C" {
@@ -649,84 +668,39 @@ int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err)
 
 int lts_pause(lts_session *s, int64_t id, char **err)
 {
-	try {
-		lts_entry *e = lts_find(s, id, err);
-		if (e == nullptr)
-			return -1;
-		e->handle.unset_flags(lt::torrent_flags::auto_managed);
-		e->handle.pause();
-		return 0;
-	} catch (std::exception const &e) {
-		lts_set_err(err, e.what());
-	} catch (...) {
-		lts_set_unknown(err);
-	}
-	return -1;
+	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
+		h.unset_flags(lt::torrent_flags::auto_managed);
+		h.pause();
+	});
 }
 
 int lts_resume(lts_session *s, int64_t id, char **err)
 {
-	try {
-		lts_entry *e = lts_find(s, id, err);
-		if (e == nullptr)
-			return -1;
-		e->handle.unset_flags(lt::torrent_flags::auto_managed);
-		e->handle.resume();
-		return 0;
-	} catch (std::exception const &e) {
-		lts_set_err(err, e.what());
-	} catch (...) {
-		lts_set_unknown(err);
-	}
-	return -1;
+	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
+		h.unset_flags(lt::torrent_flags::auto_managed);
+		h.resume();
+	});
 }
 
 int lts_force_recheck(lts_session *s, int64_t id, char **err)
 {
-	try {
-		lts_entry *e = lts_find(s, id, err);
-		if (e == nullptr)
-			return -1;
-		e->handle.force_recheck();
-		return 0;
-	} catch (std::exception const &e) {
-		lts_set_err(err, e.what());
-	} catch (...) {
-		lts_set_unknown(err);
-	}
-	return -1;
+	return lts_with_handle(s, id, err,
+			       [](lt::torrent_handle &h) { h.force_recheck(); });
 }
 
 int lts_save_resume_one(lts_session *s, int64_t id)
 {
-	try {
-		lts_entry *e = lts_find(s, id, nullptr);
-		if (e == nullptr)
-			return 0;
-		e->handle.save_resume_data(lt::torrent_handle::save_info_dict);
-		return 1;
-	} catch (...) {
-	}
-	return 0;
+	return lts_with_handle(s, id, nullptr, [](lt::torrent_handle &h) {
+		       h.save_resume_data(lt::torrent_handle::save_info_dict);
+	       }) == 0;
 }
 
 int lts_reannounce(lts_session *s, int64_t id, char **err)
 {
-	try {
-		lts_entry *e = lts_find(s, id, err);
-		if (e == nullptr)
-			return -1;
-		/* A person asked for it: do not wait out the tracker's
-		 * min_interval. */
-		e->handle.force_reannounce(0, -1,
-					   lt::torrent_handle::ignore_min_interval);
-		return 0;
-	} catch (std::exception const &e) {
-		lts_set_err(err, e.what());
-	} catch (...) {
-		lts_set_unknown(err);
-	}
-	return -1;
+	/* A person asked for it: do not wait out the tracker's min_interval. */
+	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
+		h.force_reannounce(0, -1, lt::torrent_handle::ignore_min_interval);
+	});
 }
 
 int lts_connect_peer(lts_session *s, int64_t id, const char *hostport,
