@@ -77,6 +77,13 @@ const int LTS_MAX_DEPTH = 64;
 /* Bound on remembered removed torrents should torrent_removed_alerts be
  * dropped by a full alert queue. */
 const size_t LTS_MAX_REMOVED = 10000;
+/* What an untrusted .torrent may cost: beyond these it is refused with a
+ * reason instead of being held in memory (the daemon also caps the bytes
+ * it reads or fetches, --max-torrent-size). */
+const int LTS_LOAD_MAX_BYTES = 64 * 1024 * 1024;
+const int LTS_LOAD_MAX_PIECES = 0x200000;
+const int LTS_LOAD_MAX_TOKENS = 4000000;
+const int LTS_LOAD_MAX_FILES = 200000;
 
 struct lts_entry {
 	lt::torrent_handle handle;
@@ -306,13 +313,27 @@ bool lts_build_params(struct lts_add const *p, lt::add_torrent_params &atp,
 		}
 	}
 	if (p->torrent != nullptr) {
-		auto ti = std::make_shared<lt::torrent_info>(
-			lt::span<char const>(
-				reinterpret_cast<char const *>(p->torrent),
-				static_cast<std::ptrdiff_t>(p->torrent_len)),
-			ec, lt::from_span);
-		if (ec) {
-			lts_set_err(err, "invalid .torrent: " + ec.message());
+		lt::load_torrent_limits lim;
+		lim.max_buffer_size = LTS_LOAD_MAX_BYTES;
+		lim.max_pieces = LTS_LOAD_MAX_PIECES;
+		lim.max_decode_tokens = LTS_LOAD_MAX_TOKENS;
+		std::shared_ptr<lt::torrent_info> ti;
+		try {
+			ti = std::make_shared<lt::torrent_info>(
+				lt::span<char const>(
+					reinterpret_cast<char const *>(p->torrent),
+					static_cast<std::ptrdiff_t>(p->torrent_len)),
+				lim, lt::from_span);
+		} catch (lt::system_error const &e) {
+			lts_set_err(err, "invalid .torrent: " + e.code().message());
+			return false;
+		}
+		if (ti->num_files() > LTS_LOAD_MAX_FILES) {
+			lts_set_err(err, "the torrent has "
+					 + std::to_string(ti->num_files())
+					 + " files; at most "
+					 + std::to_string(LTS_LOAD_MAX_FILES)
+					 + " are accepted");
 			return false;
 		}
 		atp.ti = ti;

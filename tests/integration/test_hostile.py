@@ -418,6 +418,14 @@ def test_many_files_torrent(env):
                 st = p.expect("status", "Status", id=ev["id"])
                 check_eq(st.get("name"), "many", "name of the 10,000-file torrent")
                 p.expect("close", "Closed", id=ev["id"])
+            # Past the daemon's cap (200,000 files) the answer is a
+            # StartFail that says why, not a daemon holding it all.
+            files = [(["d%03d" % (i // 1000), "%d" % i], b"x") for i in range(200001)]
+            tb, _, _ = _multi("toomany", files)
+            ev = p.call("create", torrent=_b64(tb), save_dir=save, paused=True)
+            check_eq(ev["type"], "StartFail", "200,001-file create")
+            check("200001 files" in ev.get("reason", ""),
+                  "reason for 200,001 files: %r" % ev.get("reason"))
     finally:
         lister.finish()
 
