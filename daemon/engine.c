@@ -106,6 +106,9 @@ void engine_event_free(struct engine_event *ev)
 	free(ev->name);
 	free(ev->save_path);
 	free(ev->reason);
+	for (size_t i = 0; i < ev->n_files; i++)
+		free(ev->files[i]);
+	free(ev->files);
 	tp_status_free(&ev->status);
 	free(ev);
 }
@@ -366,10 +369,17 @@ static void engine_do_create(struct engine *e, struct engine_cmd *c)
 static void engine_do_control(struct engine *e, struct engine_cmd *c)
 {
 	char *err = NULL;
+	char **files = NULL;
+	size_t n_files = 0;
 	int rc;
 	switch (c->type) {
 	case ENG_CLOSE:
-		rc = lts_remove(e->lts, c->id, c->delete_files, &err);
+		/* libtorrent would delete as the daemon's user, following
+		 * whatever links the patron planted: the service deletes the
+		 * files itself, with the patron's rights. */
+		if (c->delete_files)
+			lts_files(e->lts, c->id, &files, &n_files, NULL);
+		rc = lts_remove(e->lts, c->id, false, &err);
 		break;
 	case ENG_PAUSE:
 		rc = lts_pause(e->lts, c->id, &err);
@@ -382,6 +392,7 @@ static void engine_do_control(struct engine *e, struct engine_cmd *c)
 		break;
 	}
 	struct store_meta *m = idmap_get(&e->metas, c->id);
+	char *save_path = m ? engine_strdup(m->save_path) : NULL;
 	if (rc == 0 && m && c->type == ENG_CLOSE) {
 		store_forget(e->store, c->id);
 		idmap_del(&e->metas, c->id);
@@ -398,6 +409,9 @@ static void engine_do_control(struct engine *e, struct engine_cmd *c)
 	ev->cmd = c->type;
 	ev->id = c->id;
 	ev->reason = err;
+	ev->files = files;
+	ev->n_files = n_files;
+	ev->save_path = save_path;
 	engine_emit(e, ev);
 }
 

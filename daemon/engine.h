@@ -73,6 +73,8 @@ struct engine_event {
 	char *reason;
 	bool completed;            /* EV_STATUS sent because it just finished */
 	uint32_t owner;            /* EV_RESTORED */
+	char **files;              /* EV_DONE of a CLOSE with delete_files: */
+	size_t n_files;            /* its files, relative to save_path */
 	struct tp_status status;   /* EV_STATUS */
 	struct engine_event *next;
 };

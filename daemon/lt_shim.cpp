@@ -758,6 +758,47 @@ void lts_status_free(struct lts_status *st)
 	st->name = st->error = st->save_path = nullptr;
 }
 
+int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
+	      char **err)
+{
+	*paths = nullptr;
+	*n = 0;
+	try {
+		lts_entry *e = lts_find(s, id, err);
+		if (e == nullptr)
+			return -1;
+		std::shared_ptr<const lt::torrent_info> ti =
+			e->handle.torrent_file();
+		if (ti == nullptr)
+			return 0; /* a magnet without metadata has no files */
+		lt::file_storage const &fs = ti->files();
+		char **v = static_cast<char **>(
+			calloc(static_cast<size_t>(fs.num_files()) + 1,
+			       sizeof *v));
+		if (v == nullptr) {
+			lts_set_err(err, "out of memory");
+			return -1;
+		}
+		size_t k = 0;
+		for (lt::file_index_t i : fs.file_range()) {
+			if (fs.pad_file_at(i))
+				continue;
+			v[k] = lts_dup(fs.file_path(i));
+			if (v[k] == nullptr)
+				break;
+			k++;
+		}
+		*paths = v;
+		*n = k;
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
+}
+
 int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
 		   char **err)
 {

@@ -105,6 +105,12 @@ struct lts_status {
 };
 void lts_status_free(struct lts_status *st); /* members only */
 
+/* The torrent's files, relative to its save path (pad files left out):
+ * a malloc'd array of malloc'd strings; none for a magnet still without
+ * metadata.  0 or -1 (*err). */
+int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
+	      char **err);
+
 /* Blocking status of one torrent; 0 or -1 (*err). */
 int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
 		   char **err);

@@ -46,6 +46,8 @@ struct svc_pending {
 	uint64_t seq;
 	uint64_t conn;
 	uid_t uid;
+	gid_t gid;
+	bool delete_files;       /* close: delete the data as this user */
 	enum tp_op op;
 	json_object *tag;
 	char *torrent_out;       /* seed: reported in NewTorrentCreated */
@@ -55,6 +57,7 @@ struct svc_pending {
 /* The service's context riding on a worker job. */
 struct svc_job {
 	uint64_t conn;
+	int64_t id;              /* WORK_DELETE: the closed torrent */
 	json_object *tag;
 	enum tp_op op;
 	char *save_dir;
@@ -311,6 +314,8 @@ static void svc_enqueue(struct service *s, struct svc_conn *c,
 	p->seq = s->next_seq++;
 	p->conn = c->id;
 	p->uid = c->uid;
+	p->gid = c->gid;
+	p->delete_files = cmd->delete_files;
 	p->op = op;
 	p->tag = tag ? json_object_get(tag) : NULL;
 	p->torrent_out = svc_strdup(torrent_out);
@@ -774,6 +779,19 @@ void service_request(struct service *s, uint64_t conn, struct tp_request *req)
 void service_work_done(struct service *s, struct work_job *job)
 {
 	struct svc_job *ctx = job->ctx;
+	if (job->kind == WORK_DELETE) {
+		json_object *out = tp_event_new("Closed", ctx->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ctx->id));
+		if (job->error) {
+			log_warn("torrent %lld closed; %s", (long long)ctx->id,
+				 job->error);
+			json_object_object_add(out, "delete_error",
+					       json_object_new_string(job->error));
+		}
+		svc_send(s, ctx->conn, out);
+		work_job_free(job);
+		return;
+	}
 	struct svc_conn *c = idmap_get(&s->conns, (int64_t)ctx->conn);
 	if (c && c->pending)
 		c->pending--;
@@ -888,6 +906,36 @@ static void svc_on_closed(struct service *s, struct svc_pending *p,
 	log_info("torrent %lld closed", (long long)id);
 }
 
+/* Hands a closed torrent's files to a worker that deletes them with the
+ * requester's rights; 0 if it took them (the answer follows the work). */
+static int svc_delete_files(struct service *s, struct svc_pending *p,
+			    struct engine_event *ev)
+{
+	struct work_job *job = work_job_new(WORK_DELETE);
+	struct svc_job *ctx = calloc(1, sizeof *ctx);
+	if (!job || !ctx) {
+		work_job_free(job);
+		free(ctx);
+		return -1;
+	}
+	ctx->conn = p->conn;
+	ctx->id = ev->id;
+	ctx->op = TP_OP_CLOSE;
+	ctx->tag = p->tag ? json_object_get(p->tag) : NULL;
+	job->uid = p->uid;
+	job->gid = p->gid;
+	job->path = ev->save_path;
+	job->files = ev->files;
+	job->n_files = ev->n_files;
+	ev->save_path = NULL;
+	ev->files = NULL;
+	ev->n_files = 0;
+	job->ctx = ctx;
+	job->ctx_free = svc_job_ctx_free;
+	s->io.work(s->io.ctx, job);
+	return 0;
+}
+
 static const char *svc_done_type(enum engine_cmd_type cmd)
 {
 	switch (cmd) {
@@ -957,8 +1005,12 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 			       ev->reason ? ev->reason : "failed");
 		break;
 	case EV_DONE:
-		if (ev->cmd == ENG_CLOSE)
+		if (ev->cmd == ENG_CLOSE) {
 			svc_on_closed(s, p, ev->id);
+			if (p->delete_files && ev->n_files && ev->save_path &&
+			    svc_delete_files(s, p, ev) == 0)
+				break; /* Closed is sent once the files are gone */
+		}
 		out = tp_event_new(svc_done_type(ev->cmd), p->tag);
 		json_object_object_add(out, "id", json_object_new_int64(ev->id));
 		svc_send(s, p->conn, out);

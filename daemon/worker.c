@@ -59,6 +59,9 @@ void work_job_free(struct work_job *j)
 	free(j->comment);
 	free(j->creator);
 	free(j->out_path);
+	for (size_t i = 0; i < j->n_files; i++)
+		free(j->files[i]);
+	free(j->files);
 	free(j->data);
 	free(j->error);
 	if (j->ctx_free)
@@ -260,6 +263,111 @@ static void work_make_torrent(struct work_job *j)
 	}
 }
 
+/* --- deleting a closed torrent's files as the patron ----------------- */
+
+/* Opens the directory holding rel's last component, walking from root
+ * without following any link; returns its fd (or -1) and the last
+ * component in *leaf (a pointer into rel). */
+static int work_open_parent(int root, char *rel, char **leaf)
+{
+	int fd = dup(root);
+	char *comp = rel;
+	for (char *slash; fd >= 0 && (slash = strchr(comp, '/')) != NULL;
+	     comp = slash + 1) {
+		*slash = 0;
+		int next = -1;
+		if (strcmp(comp, "..") != 0 && strcmp(comp, ".") != 0 && *comp)
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY |
+							O_NOFOLLOW | O_CLOEXEC);
+		*slash = '/';
+		close(fd);
+		fd = next;
+	}
+	*leaf = comp;
+	if (fd >= 0 && (!strcmp(comp, "..") || !strcmp(comp, ".") || !*comp)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static int work_cmp_len_desc(const void *a, const void *b)
+{
+	size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
+	return (x < y) - (x > y);
+}
+
+/* Removes one entry (a file, or an empty directory with AT_REMOVEDIR);
+ * 0, or -1 with errno.  A link is removed itself, never its target. */
+static int work_remove(int root, const char *rel, int flags)
+{
+	char *copy = strdup(rel);
+	char *leaf;
+	int fd = copy ? work_open_parent(root, copy, &leaf) : -1;
+	int rc = fd < 0 ? -1 : unlinkat(fd, leaf, flags);
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	errno = e;
+	return rc;
+}
+
+static void work_delete(struct work_job *j)
+{
+	char *err = NULL;
+	struct access_saved sv;
+	if (access_enter(j->uid, j->gid, &sv, &err) < 0) {
+		j->error = err;
+		return;
+	}
+	int root = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t failed = 0;
+	const char *first = NULL;
+	int first_errno = 0;
+	/* The directories the files lie in, to remove once empty. */
+	char **dirs = calloc(j->n_files + 1, sizeof *dirs);
+	size_t n_dirs = 0;
+	for (size_t i = 0; root >= 0 && i < j->n_files; i++) {
+		if (work_remove(root, j->files[i], 0) < 0 && errno != ENOENT) {
+			if (!failed++) {
+				first = j->files[i];
+				first_errno = errno;
+			}
+		}
+		char *slash = strrchr(j->files[i], '/');
+		if (dirs && slash)
+			dirs[n_dirs++] = strndup(j->files[i],
+						 (size_t)(slash - j->files[i]));
+	}
+	if (dirs) {
+		/* Deepest first; parents of parents follow from the paths. */
+		qsort(dirs, n_dirs, sizeof *dirs, work_cmp_len_desc);
+		for (size_t i = 0; root >= 0 && i < n_dirs; i++) {
+			for (char *d = dirs[i]; d && *d;) {
+				if (work_remove(root, d, AT_REMOVEDIR) < 0)
+					break;
+				char *slash = strrchr(d, '/');
+				if (!slash)
+					break;
+				*slash = 0;
+			}
+		}
+		for (size_t i = 0; i < n_dirs; i++)
+			free(dirs[i]);
+		free(dirs);
+	}
+	if (root < 0)
+		work_fail(j, "cannot open %s: %s", j->path, strerror(errno));
+	else if (failed)
+		work_fail(j, "%zu of %zu files not deleted (first: %s/%s: %s)",
+			  failed, j->n_files, j->path, first,
+			  strerror(first_errno));
+	if (root >= 0)
+		close(root);
+	access_leave(&sv);
+}
+
 /* --- the pool ------------------------------------------------------------ */
 
 static void *worker_main(void *arg)
@@ -289,6 +397,9 @@ static void *worker_main(void *arg)
 			break;
 		case WORK_MAKE_TORRENT:
 			work_make_torrent(j);
+			break;
+		case WORK_DELETE:
+			work_delete(j);
 			break;
 		}
 

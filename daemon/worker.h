@@ -19,6 +19,8 @@ enum work_kind {
 	WORK_READ_TORRENT,  /* path -> data */
 	WORK_FETCH_URL,     /* url -> data */
 	WORK_MAKE_TORRENT,  /* path, trackers... -> data, written to out_path */
+	WORK_DELETE,        /* files under path, removed with uid's rights;
+	                       error names what could not be removed */
 };
 
 struct work_job {
@@ -39,6 +41,10 @@ struct work_job {
 	char *comment;
 	char *creator;
 	char *out_path;      /* where the .torrent is written (atomically) */
+
+	/* DELETE: relative to path; never followed out through a link */
+	char **files;
+	size_t n_files;
 
 	/* result: data on success, else error (a sentence for the user) */
 	unsigned char *data;

@@ -187,5 +187,49 @@ def test_create_path_is_read_as_the_patron(env):
     check(d.alive(), "the daemon died")
 
 
+
+
+@test
+def test_delete_files_never_follows_links(env):
+    """nobody seeds a small directory of its own, swaps one file for a link
+    to a root file and another for a link to a root directory, then closes
+    with --delete-files: its own files and the links go, root's files stay,
+    because the daemon deletes with nobody's rights and follows no link."""
+    d, exe, dirs = _setup(env)
+    victim_dir = env.mkdir("victim", mode=0o755)
+    victim = os.path.join(victim_dir, "precious")
+    T.write_random_file(victim, 1000)
+    # Named like the torrent's sub/c.bin: deleting through the linked
+    # directory would hit it.
+    inner = os.path.join(victim_dir, "c.bin")
+    T.write_random_file(inner, 1000)
+    data = os.path.join(dirs["open"], "pub")
+    os.mkdir(data)
+    os.mkdir(os.path.join(data, "sub"))
+    for rel in ("a.bin", "b.bin", "sub/c.bin"):
+        T.write_random_file(os.path.join(data, rel), 20000)
+    for root, dnames, fnames in os.walk(data):
+        for n in dnames + fnames:
+            os.chown(os.path.join(root, n), NOBODY, NOBODY)
+    os.chown(data, NOBODY, NOBODY)
+    announce = "http://127.0.0.1:%d/announce" % U.closed_port()
+    out = os.path.join(dirs["open"], "pub.torrent")
+    r = _nobody_tpctl(env, exe, "seed", data, "--tracker", announce, "--torrent-out", out)
+    check_eq(r.returncode, 0, "seed as nobody (%s)" % describe(r))
+    tid = U.new_id(r, "seed as nobody")
+    # The planted links: a file that points at root's file, and a
+    # directory that points at root's directory.
+    os.unlink(os.path.join(data, "b.bin"))
+    os.symlink(victim, os.path.join(data, "b.bin"))
+    shutil.rmtree(os.path.join(data, "sub"))
+    os.symlink(victim_dir, os.path.join(data, "sub"))
+    r = _nobody_tpctl(env, exe, "--json", "close", str(tid), "--delete-files")
+    check_eq(r.returncode, 0, "close --delete-files as nobody (%s)" % describe(r))
+    check(os.path.exists(victim), "root's file behind a link was deleted")
+    check(os.path.exists(inner), "root's file behind a linked directory was deleted")
+    check(not os.path.lexists(os.path.join(data, "a.bin")), "nobody's own file was kept")
+    check(not os.path.lexists(os.path.join(data, "b.bin")), "the planted link was kept")
+
+
 if __name__ == "__main__":
     T.main()
