@@ -1,0 +1,678 @@
+"""bench - the side-by-side benchmarks of `make bench` (SPEC section 7).
+
+Owns the whole run that bench/run.sh starts: a temporary directory, an
+opentracker, tpd daemons, aria2c and plain-libtorrent peers, all on
+127.0.0.1, and the table printed at the end.  Each row times tpd and the
+alternative on the same work in this same run and prints the ratio; timings
+never fail the run.  The exit status is 1 only when something broke (a copy
+that differs, a process that failed, a deadline passed).
+
+Rows:
+  1. SIZE MiB over loopback through the tracker: tpd->tpd, aria2c->aria2c,
+     libtorrent->libtorrent (default settings; skipped without the binding).
+  2. tpd downloading from an aria2c seeder, against aria2c from the same one.
+  3. Making and seeding SIZE MiB: `tpctl seed` (until NewTorrentCreated)
+     against mktorrent -l (v1, same piece size), the file in page cache.
+  4. RPC: 64 patrons issuing status/list: requests/s, p50/p99 latency;
+     against aria2c's JSON-RPC (tellActive/tellStatus) with the same load.
+  5. TORRENTS magnets with random hashes in one daemon: time to add
+     (pipelined over 4 connections), list latency, restart-to-ready, RSS.
+
+Environment: BENCH_SIZE_MIB (1024), BENCH_TORRENTS (10000),
+BENCH_PATRONS (64), BENCH_RPC_REQUESTS (requests per patron, 500),
+BENCH_KEEP=1 keeps the temporary directory.  Nothing sleeps to
+synchronise: every wait is on an event or a polled condition with a deadline.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "1024"))
+TORRENTS = int(os.environ.get("BENCH_TORRENTS", "10000"))
+PATRONS = int(os.environ.get("BENCH_PATRONS", "64"))
+RPC_REQUESTS = int(os.environ.get("BENCH_RPC_REQUESTS", "500"))
+RPC_TORRENTS = 5   # aria2c's default max-concurrent-downloads: both list all
+LT_PYTHON = "/usr/bin/python3"  # Debian's python3-libtorrent lives there
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Deadlines, in seconds, scaled with the work.
+T_TRANSFER = 60 + SIZE_MIB * 0.6
+T_HASH = 60 + SIZE_MIB * 0.3
+T_START = 30
+T_TORRENTS = 60 + TORRENTS * 0.05
+
+
+class Broken(Exception):
+    """Something did not work (as opposed to being slow)."""
+
+
+def wait_until(cond, timeout, what, step=0.02):
+    """Polls cond() until it is true or timeout seconds pass (then Broken)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except (OSError, ValueError) as e:
+            last = e
+        time.sleep(step)
+    raise Broken("gave up waiting %.0f s for %s%s"
+                 % (timeout, what, " (%s)" % last if last else ""))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, n=8):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def sha1_file(path):
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def bdecode(b, i=0):
+    """Minimal bencode decoder (tracker answers): returns (value, next)."""
+    c = b[i:i + 1]
+    if c == b"i":
+        j = b.index(b"e", i)
+        return int(b[i + 1:j]), j + 1
+    if c in (b"l", b"d"):
+        i += 1
+        items = []
+        while b[i:i + 1] != b"e":
+            v, i = bdecode(b, i)
+            items.append(v)
+        if c == b"l":
+            return items, i + 1
+        return dict(zip(items[::2], items[1::2])), i + 1
+    j = b.index(b":", i)
+    n = int(b[i:j])
+    return b[j + 1:j + 1 + n], j + 1 + n
+
+
+class Run:
+    """The temporary directory and every process started in it."""
+
+    def __init__(self, build):
+        self.tpd = os.path.abspath(os.path.join(build, "tpd"))
+        self.tpctl = os.path.abspath(os.path.join(build, "tpctl"))
+        self.rpcload = os.path.abspath(os.path.join(build, "bench", "rpcload"))
+        self.dir = tempfile.mkdtemp(prefix="tpd-bench.")
+        os.chmod(self.dir, 0o755)  # opentracker drops to nobody
+        self.procs = []
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def mkdir(self, *parts):
+        p = self.path(*parts)
+        os.makedirs(p, exist_ok=True)
+        return p
+
+    def spawn(self, argv, log, **kw):
+        with open(self.path(log), "ab") as f:
+            try:
+                p = subprocess.Popen(argv, stdout=kw.pop("stdout", f), stderr=f,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+            except OSError as e:
+                raise Broken("cannot start %s: %s" % (argv[0], e))
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, grace=30):
+        """SIGTERM, then SIGKILL after grace seconds; returns the status."""
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+        return p.returncode
+
+    def close(self):
+        for p in list(self.procs):
+            self.stop(p, grace=10)
+        if os.environ.get("BENCH_KEEP") == "1":
+            print("bench: kept %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Tracker:
+    """opentracker on 127.0.0.1 with a whitelist.  restart() gives a tracker
+    that has forgotten every peer, on the same port (the .torrent names it)."""
+
+    def __init__(self, run):
+        self.run = run
+        self.dir = run.mkdir("tracker")
+        os.chmod(self.dir, 0o755)
+        self.whitelist = os.path.join(self.dir, "whitelist")
+        self.hashes = []
+        self.port = free_port()
+        self.proc = None
+        self.announce = "http://127.0.0.1:%d/announce" % self.port
+        self._write()
+        self.start()
+
+    def _write(self):
+        tmp = self.whitelist + ".new"
+        with open(tmp, "w") as f:
+            f.write("".join(h + "\n" for h in self.hashes))
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.whitelist)
+
+    def start(self):
+        self.proc = self.run.spawn(
+            ["opentracker", "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port),
+             "-d", self.dir, "-w", "whitelist"], "tracker.log", cwd=self.dir)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise Broken("opentracker exited: " + tail(self.run.path("tracker.log")))
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        wait_until(up, T_START, "opentracker to listen")
+
+    def restart(self):
+        self.run.stop(self.proc)
+        self.start()
+
+    def _get(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                    timeout=5) as r:
+            return bdecode(r.read())[0]
+
+    def _probe(self, hex_hash, event):
+        q = ("info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash))
+             + "&peer_id=-TPDBENCH-probe00000&port=9&uploaded=0&downloaded=0"
+             + "&left=1&compact=1&numwant=0&event=" + event)
+        return self._get("/announce?" + q)
+
+    def allow(self, hex_hash):
+        """Whitelists the hash, reloads (SIGHUP), waits until accepted."""
+        self.hashes.append(hex_hash.lower())
+        self._write()
+        self.proc.send_signal(signal.SIGHUP)
+        # A probe announce tells when the reload has happened; "stopped"
+        # removes the probe again.
+        wait_until(lambda: b"failure reason" not in self._probe(hex_hash, "started"),
+                   T_START, "opentracker to accept %s" % hex_hash)
+        self._probe(hex_hash, "stopped")
+
+    def seeders(self, hex_hash):
+        r = self._get("/scrape?info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash)))
+        return r.get(b"files", {}).get(bytes.fromhex(hex_hash), {}).get(b"complete", 0)
+
+    def wait_seeder(self, hex_hash, timeout):
+        wait_until(lambda: self.seeders(hex_hash) >= 1, timeout,
+                   "the tracker to count a seeder of %s" % hex_hash, step=0.05)
+
+
+class Tpd:
+    """One tpd on a temporary socket, loopback only."""
+
+    def __init__(self, run, name, tracker=None):
+        self.run = run
+        self.name = name
+        self.home = run.mkdir(name)
+        self.sock = os.path.join(self.home, "tpd.sock")
+        self.argv = [run.tpd, "-s", self.sock, "-d", os.path.join(self.home, "state"),
+                     "--listen", "127.0.0.1:0", "--no-dht", "--no-lsd", "--no-upnp"]
+        if tracker:
+            self.argv += ["--tracker", tracker.announce]
+        self.proc = None
+        self.start()
+
+    def start(self):
+        """Starts the daemon; returns seconds until `info` says loading false."""
+        t0 = time.monotonic()
+        self.proc = self.run.spawn(self.argv, self.name + ".log")
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise Broken("%s exited: %s" % (self.name, tail(self.run.path(self.name + ".log"))))
+            return self.request({"op": "info"}, timeout=T_TORRENTS)["loading"] is False
+        wait_until(ready, T_TORRENTS, "%s to be ready" % self.name)
+        return time.monotonic() - t0
+
+    def stop(self):
+        """SIGTERM (resume data is saved); returns seconds until it exited."""
+        t0 = time.monotonic()
+        rc = self.run.stop(self.proc, grace=T_TORRENTS)
+        if rc != 0:
+            raise Broken("%s exited with %s on SIGTERM: %s"
+                         % (self.name, rc, tail(self.run.path(self.name + ".log"))))
+        return time.monotonic() - t0
+
+    def request(self, req, timeout=10):
+        """One request on a fresh connection; returns the tagged answer."""
+        req = dict(req, tag="bench")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(self.sock)
+            s.sendall(json.dumps(req).encode() + b"\n")
+            buf = b""
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    raise OSError("connection closed")
+                buf += d
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    ev = json.loads(line)
+                    if ev.get("tag") == "bench":
+                        if ev["type"] in ("Error", "StartFail"):
+                            raise Broken("%s: %s" % (req["op"], ev.get("reason")))
+                        return ev
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def tpctl(self, *args, timeout):
+        """Runs tpctl; returns (seconds, stdout)."""
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run([self.run.tpctl, "-s", self.sock] + list(args),
+                               capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Broken("tpctl %s: not done within %.0f s" % (args[0], timeout))
+        dt = time.monotonic() - t0
+        if r.returncode != 0:
+            raise Broken("tpctl %s exited %d: %s" % (args[0], r.returncode,
+                                                      (r.stderr or r.stdout).strip()[-300:]))
+        return dt, r.stdout
+
+
+ARIA2_BASE = ["aria2c", "--no-conf=true", "--enable-dht=false", "--enable-dht6=false",
+              "--enable-peer-exchange=false", "--bt-enable-lpd=false",
+              "--interface=127.0.0.1", "--disable-ipv6=true", "--summary-interval=0",
+              "--console-log-level=warn", "--file-allocation=falloc",
+              "--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=10"]
+
+
+def aria2(run, name, torrent, data_dir, seed, extra=()):
+    argv = ARIA2_BASE + ["--listen-port=%d" % free_port(), "--dir=%s" % data_dir,
+                         "--stop-with-process=%d" % os.getpid()] + list(extra)
+    if seed:
+        argv += ["-V", "--seed-ratio=0"]
+    else:
+        argv += ["--seed-time=0"]
+    return run.spawn(argv + [torrent], name + ".log")
+
+
+def lt_client(run, name, mode, torrent, data_dir):
+    return run.spawn([LT_PYTHON, os.path.join(HERE, "lt_client.py"), mode, torrent,
+                      data_dir, str(free_port()), str(T_TRANSFER if mode == "leech" else 3600)],
+                     name + ".log", stdout=subprocess.PIPE)
+
+
+def has_libtorrent_binding():
+    try:
+        return subprocess.run([LT_PYTHON, "-c", "import libtorrent"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class Bench:
+    def __init__(self, run):
+        self.run = run
+        self.rows = []     # (row, what, tpd, alternative, unit, ratio text)
+        self.broken = []
+
+    def row(self, num, what, tpd, alt, unit, lower_is_better=True):
+        if tpd is None or alt is None or not alt or not tpd:
+            ratio = "-"
+        elif lower_is_better:
+            ratio = "%.2fx" % (tpd / alt)
+        else:
+            ratio = "%.2fx" % (alt / tpd)
+        self.rows.append((num, what, tpd, alt, unit, ratio))
+        print("  %-42s tpd %s  alt %s  %s" % (what, fmt(tpd, unit), fmt(alt, unit), ratio),
+              flush=True)
+
+    def fail(self, num, what, e):
+        self.broken.append("row %s (%s): %s" % (num, what, e))
+        self.rows.append((num, what, None, None, "", "BROKEN"))
+        print("  %s: BROKEN: %s" % (what, e), flush=True)
+
+    def timed_proc(self, p, timeout, what):
+        t0 = time.monotonic()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Broken("%s not done within %.0f s" % (what, timeout))
+        dt = time.monotonic() - t0
+        if p.returncode != 0:
+            raise Broken("%s exited %d" % (what, p.returncode))
+        return dt
+
+    def check_copy(self, path, what):
+        got = sha1_file(path)
+        if got != self.sha1:
+            raise Broken("%s: the copy differs (sha1 %s, expected %s)" % (what, got, self.sha1))
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "s":
+        return "%.2f s" % v
+    if unit == "ms":
+        return "%.2f ms" % v
+    if unit == "req/s":
+        return "%.0f req/s" % v
+    if unit == "KiB":
+        return "%d MiB" % (v // 1024)
+    if unit == "/s":
+        return "%.0f/s" % v
+    return str(v)
+
+
+def make_data(b):
+    """SIZE_MIB of random data; its SHA-1, and read once more into cache."""
+    data_dir = b.run.mkdir("data")
+    path = os.path.join(data_dir, "bench.bin")
+    h = hashlib.sha1()
+    with open(path, "wb") as f:
+        for _ in range(SIZE_MIB):
+            chunk = os.urandom(1 << 20)
+            h.update(chunk)
+            f.write(chunk)
+    b.sha1 = h.hexdigest()
+    sha1_file(path)  # page cache: both tools of row 3 read a cached file
+    return data_dir, path
+
+
+def piece_size():
+    """About 1024 pieces, a power of two of at least 32 KiB (mktorrent's
+    smallest): 1 MiB for 1 GiB."""
+    p = 1 << 15
+    while p * 1024 < SIZE_MIB << 20:
+        p <<= 1
+    return p
+
+
+def row3(b, tracker, path):
+    """Make and seed: tpctl seed against mktorrent.  Returns the seeding
+    daemon, the torrent's id there, its .torrent and its info-hash."""
+    p = piece_size()
+    seeder = Tpd(b.run, "seeder", tracker)
+    out = b.run.path("tpd.torrent")
+    t_tpd, stdout = seeder.tpctl("--json", "seed", path, "--torrent-out", out,
+                                 "--piece-size", str(p), timeout=T_HASH)
+    ev = [json.loads(l) for l in stdout.splitlines() if l.startswith("{")]
+    created = [e for e in ev if e.get("type") == "NewTorrentCreated"]
+    if not created:
+        raise Broken("tpctl seed printed no NewTorrentCreated: %s" % stdout[-300:])
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(["mktorrent", "-l", str(p.bit_length() - 1), "-a", tracker.announce,
+                            "-o", b.run.path("mktorrent.torrent"), path],
+                           capture_output=True, timeout=T_HASH)
+    except subprocess.TimeoutExpired:
+        raise Broken("mktorrent not done within %.0f s" % T_HASH)
+    t_mk = time.monotonic() - t0
+    if r.returncode != 0:
+        raise Broken("mktorrent exited %d: %s" % (r.returncode, r.stderr.decode()[-300:]))
+    b.row(3, "make+seed %d MiB (piece %d KiB)" % (SIZE_MIB, p >> 10), t_tpd, t_mk, "s")
+    return seeder, created[0]["id"], out, created[0]["info_hash"]
+
+
+def tpd_leech(b, tracker, torrent, name):
+    """A fresh tpd downloads torrent (peers from the tracker only)."""
+    leecher = Tpd(b.run, name, tracker)
+    dl = b.run.mkdir(name + "-dl")
+    try:
+        dt, _ = leecher.tpctl("add", torrent, "--dir", dl, "--wait", timeout=T_TRANSFER)
+        b.check_copy(os.path.join(dl, "bench.bin"), name)
+    finally:
+        leecher.stop()
+        shutil.rmtree(dl, ignore_errors=True)
+    return dt
+
+
+def aria2_leech(b, torrent, name):
+    """aria2c downloads torrent; returns the seconds until its
+    --on-bt-download-complete hook ran.  Its process lives on for some
+    seconds more (aria2c works in 1 s ticks: a last announce, shutdown), which
+    would be unfair to count; that time is printed for reference."""
+    dl = b.run.mkdir(name + "-dl")
+    mark = b.run.path(name + ".done")
+    hook = b.run.path(name + ".hook")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\nexec python3 -c 'import time; print(time.time())' >%s\n" % mark)
+    os.chmod(hook, 0o755)
+    try:
+        t0 = time.time()
+        p = aria2(b.run, name, torrent, dl, seed=False,
+                  extra=["--on-bt-download-complete=" + hook])
+        t_exit = b.timed_proc(p, T_TRANSFER, name)
+        with open(mark) as f:
+            dt = float(f.read()) - t0
+        print("  (%s: complete after %.2f s, process exited after %.2f s)"
+              % (name, dt, t_exit))
+        b.check_copy(os.path.join(dl, "bench.bin"), name)
+    except (OSError, ValueError) as e:
+        raise Broken("%s: no completion mark: %s" % (name, e))
+    finally:
+        shutil.rmtree(dl, ignore_errors=True)
+    return dt
+
+
+def transfers(b, tracker, seeder, seed_id, torrent, ih, data_dir):
+    """Rows 1 and 2.  Before each pair the tracker is restarted so that it
+    knows only the seeder of that pair."""
+    what1 = "%d MiB tpd->tpd vs aria2c->aria2c" % SIZE_MIB
+    tracker.allow(ih)
+    t_tt = None
+    try:
+        seeder.request({"op": "reannounce", "id": seed_id})
+        tracker.wait_seeder(ih, T_START * 2)
+        t_tt = tpd_leech(b, tracker, torrent, "leech-tpd1")
+    except Broken as e:
+        b.fail(1, what1, e)
+    seeder.stop()
+
+    t_aa = t_ta = None
+    tracker.restart()
+    seed = aria2(b.run, "seed-aria2c", torrent, data_dir, seed=True)
+    try:
+        tracker.wait_seeder(ih, T_HASH + T_START)
+        try:
+            t_ta = tpd_leech(b, tracker, torrent, "leech-tpd2")
+        except Broken as e:
+            b.fail(2, "%d MiB from an aria2c seeder" % SIZE_MIB, e)
+        t_aa = aria2_leech(b, torrent, "leech-aria2c")
+    except Broken as e:
+        b.fail(1, "%d MiB aria2c->aria2c" % SIZE_MIB, e)
+    b.run.stop(seed)
+    if t_tt is not None:
+        b.row(1, what1, t_tt, t_aa, "s")
+    if t_ta is not None:
+        b.row(2, "%d MiB from aria2c seeder: tpd vs aria2c" % SIZE_MIB, t_ta, t_aa, "s")
+
+    what = "%d MiB tpd->tpd vs libtorrent->libtorrent" % SIZE_MIB
+    if not has_libtorrent_binding():
+        print("  %s: skipped (no python3-libtorrent for %s)" % (what, LT_PYTHON))
+        return
+    tracker.restart()
+    seed = lt_client(b.run, "seed-lt", "seed", torrent, data_dir)
+    try:
+        line = seed.stdout.readline()  # "seeding" once checked; EOF if it died
+        if line.strip() != b"seeding":
+            raise Broken("libtorrent seeder: %s" % tail(b.run.path("seed-lt.log")))
+        tracker.wait_seeder(ih, T_START * 2)
+        dl = b.run.mkdir("leech-lt-dl")
+        leech = lt_client(b.run, "leech-lt", "leech", torrent, dl)
+        b.timed_proc(leech, T_TRANSFER + 10, "libtorrent leecher")
+        t_ll = float(leech.stdout.read())  # from session start to complete
+        b.check_copy(os.path.join(dl, "bench.bin"), "libtorrent leecher")
+        shutil.rmtree(dl, ignore_errors=True)
+        if t_tt is not None:
+            b.row(1, what, t_tt, t_ll, "s")
+    except Broken as e:
+        b.fail(1, what, e)
+    finally:
+        b.run.stop(seed)
+
+
+def rpcload(b, *args, timeout):
+    try:
+        r = subprocess.run([b.run.rpcload] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Broken("rpcload %s: not done within %.0f s" % (args[0], timeout))
+    if r.returncode != 0:
+        raise Broken("rpcload %s: %s %s" % (args[0], r.stdout.strip(), r.stderr.strip()[-300:]))
+    return {k: float(v) for k, v in (f.split("=") for f in r.stdout.split())}
+
+
+def aria2_rpc(port, method, params):
+    req = json.dumps({"jsonrpc": "2.0", "id": "bench", "method": method, "params": params})
+    with urllib.request.urlopen("http://127.0.0.1:%d/jsonrpc" % port, req.encode(),
+                                timeout=10) as r:
+        return json.loads(r.read())["result"]
+
+
+def row4(b):
+    """64 patrons, status/list alternating, against aria2c's JSON-RPC."""
+    what = "RPC: %d patrons, list/status" % PATRONS
+    d = Tpd(b.run, "rpc")
+    try:
+        rpcload(b, "add", d.sock, 1, RPC_TORRENTS, T_START, timeout=T_START + 5)
+        r = rpcload(b, "rpc", d.sock, PATRONS, RPC_REQUESTS, 120, "mix", 1, timeout=130)
+    finally:
+        d.stop()
+    a = None
+    port = free_port()
+    argv = ARIA2_BASE + ["--enable-rpc=true", "--rpc-listen-all=false",
+                         "--rpc-listen-port=%d" % port, "--rpc-max-request-size=1M",
+                         "--dir=%s" % b.run.mkdir("aria2-rpc"), "--listen-port=%d" % free_port(),
+                         "--stop-with-process=%d" % os.getpid()]
+    p = b.run.spawn(argv, "aria2-rpc.log")
+    try:
+        wait_until(lambda: aria2_rpc(port, "aria2.getVersion", []) is not None, T_START,
+                   "aria2c's RPC")
+        gids = [aria2_rpc(port, "aria2.addUri",
+                          [["magnet:?xt=urn:btih:" + os.urandom(20).hex()]])
+                for _ in range(RPC_TORRENTS)]
+        a = rpcload(b, "aria2", port, PATRONS, RPC_REQUESTS, 120, gids[0], timeout=130)
+    except (Broken, OSError, ValueError, KeyError) as e:
+        print("  aria2c RPC: not measured: %s" % e)
+    finally:
+        b.run.stop(p)
+    b.row(4, what + ": throughput", r["per_second"], a and a["per_second"], "req/s",
+          lower_is_better=False)
+    b.row(4, what + ": p50", r["p50_ms"], a and a["p50_ms"], "ms")
+    b.row(4, what + ": p99", r["p99_ms"], a and a["p99_ms"], "ms")
+
+
+def row5(b):
+    what = "%d torrents" % TORRENTS
+    d = Tpd(b.run, "many")
+    try:
+        r = rpcload(b, "add", d.sock, 4, TORRENTS, T_TORRENTS, timeout=T_TORRENTS + 10)
+        n = d.request({"op": "info"})["torrents"]
+        if n != TORRENTS:
+            raise Broken("%d torrents in the daemon after adding %d" % (n, TORRENTS))
+        b.row(5, what + ": add (4 connections)", r["seconds"], None, "s")
+        b.row(5, what + ": adds per second", r["per_second"], None, "/s")
+        lst = rpcload(b, "rpc", d.sock, 1, 5, T_TORRENTS, "list", 1, timeout=T_TORRENTS + 10)
+        b.row(5, what + ": list latency (p50 of 5)", lst["p50_ms"], None, "ms")
+        b.row(5, what + ": RSS", d.rss_kib(), None, "KiB")
+        t_stop = d.stop()
+        b.row(5, what + ": SIGTERM to exit", t_stop, None, "s")
+        t_ready = d.start()
+        n = d.request({"op": "info"})["torrents"]
+        b.row(5, what + ": start to ready (loading false)", t_ready, None, "s")
+        if n != TORRENTS:
+            raise Broken("%d torrents came back after the restart, not %d" % (n, TORRENTS))
+        b.row(5, what + ": RSS after restart", d.rss_kib(), None, "KiB")
+    finally:
+        if d.proc.poll() is None:
+            d.stop()
+
+
+def table(b):
+    print("\n== tpd benchmarks: %d MiB, %d torrents, %d patrons (ratio: tpd time / "
+          "alternative time; for req/s alternative / tpd; below 1 = tpd better)"
+          % (SIZE_MIB, TORRENTS, PATRONS))
+    print("%-4s %-50s %14s %14s %8s" % ("row", "what", "tpd", "alternative", "ratio"))
+    for num, what, tpd, alt, unit, ratio in b.rows:
+        print("%-4s %-50s %14s %14s %8s" % (num, what, fmt(tpd, unit), fmt(alt, unit), ratio))
+    for x in b.broken:
+        print("BROKEN: " + x)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: bench.py BUILD_DIR\n")
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run = Run(sys.argv[1])
+    b = Bench(run)
+    try:
+        print("bench: %s, %d MiB, %d torrents" % (run.dir, SIZE_MIB, TORRENTS), flush=True)
+        tracker = Tracker(run)
+        data_dir, path = make_data(b)
+        seeder = None
+        try:
+            seeder, seed_id, torrent, ih = row3(b, tracker, path)
+        except Broken as e:
+            b.fail(3, "make+seed", e)
+        if seeder:
+            try:
+                transfers(b, tracker, seeder, seed_id, torrent, ih, data_dir)
+            except Broken as e:
+                b.fail("1-2", "transfers", e)
+        os.unlink(path)
+        for num, fn in ((4, row4), (5, row5)):
+            try:
+                fn(b)
+            except Broken as e:
+                b.fail(num, fn.__name__, e)
+        table(b)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted, cleaning up")
+        return 130
+    finally:
+        run.close()
+    return 1 if b.broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
