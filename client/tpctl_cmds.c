@@ -204,9 +204,16 @@ static int tpctl_id_op(const struct tpctl_args *a, enum tp_op op,
 	if (a->json)
 		tpctl_print_json(ans);
 	if (strcmp(tpctl_ev_type(ans), want) == 0) {
+		json_object *derr = NULL;
 		if (!a->json)
 			printf("%s torrent %lld\n", verb, (long long)a->id);
 		rc = TPCTL_EXIT_OK;
+		/* Closed, but the data asked to go is (partly) still there. */
+		if (json_object_object_get_ex(ans, "delete_error", &derr)) {
+			fprintf(stderr, "tpctl: could not delete every file: %s\n",
+				json_object_get_string(derr));
+			rc = TPCTL_EXIT_FAIL;
+		}
 	} else {
 		rc = tpctl_answer_fail(ans);
 	}

@@ -223,8 +223,12 @@ def test_delete_files_never_follows_links(env):
     os.symlink(victim, os.path.join(data, "b.bin"))
     shutil.rmtree(os.path.join(data, "sub"))
     os.symlink(victim_dir, os.path.join(data, "sub"))
-    r = _nobody_tpctl(env, exe, "--json", "close", str(tid), "--delete-files")
-    check_eq(r.returncode, 0, "close --delete-files as nobody (%s)" % describe(r))
+    r = _nobody_tpctl(env, exe, "close", str(tid), "--delete-files")
+    # sub/c.bin lies behind the linked directory: not deleted, and said so.
+    check_eq(r.returncode, 1, "close --delete-files as nobody (%s)" % describe(r))
+    check("Closed torrent %d" % tid in r.stdout, "close output: %s" % describe(r))
+    check("could not delete every file" in r.stderr and "sub/c.bin" in r.stderr,
+          "close --delete-files must name what it could not delete: %s" % describe(r))
     check(os.path.exists(victim), "root's file behind a link was deleted")
     check(os.path.exists(inner), "root's file behind a linked directory was deleted")
     check(not os.path.lexists(os.path.join(data, "a.bin")), "nobody's own file was kept")
