@@ -61,6 +61,10 @@ struct engine {
 	int resume_every;          /* ticks between periodic resume saves */
 	int ticks;
 	int resume_waiting;        /* resume requests not yet answered */
+	/* Events of a command batch wait here until the batch's state
+	 * changes are durable (store_sync), then leave together. */
+	bool holding;
+	struct engine_event *held_head, *held_tail;
 };
 
 static void eventfd_signal(int fd)
@@ -113,9 +117,18 @@ void engine_event_free(struct engine_event *ev)
 	free(ev);
 }
 
-/* Engine thread: hands an event to the main thread. */
+/* Engine thread: hands an event to the main thread (at the end of the
+ * batch when holding). */
 static void engine_emit(struct engine *e, struct engine_event *ev)
 {
+	if (e->holding) {
+		if (e->held_tail)
+			e->held_tail->next = ev;
+		else
+			e->held_head = ev;
+		e->held_tail = ev;
+		return;
+	}
 	pthread_mutex_lock(&e->lock);
 	bool was_empty = e->ev_head == NULL;
 	if (e->ev_tail)
@@ -279,6 +292,7 @@ static void engine_drain(struct engine *e)
 	struct lts_sink sink = engine_sink_proto;
 	sink.ctx = e;
 	lts_drain(e->lts, &sink);
+	store_sync(e->store); /* resume data and metas written by the alerts */
 }
 
 /* Saved before the patron hears of it: an answered create survives a
@@ -308,11 +322,18 @@ static void engine_persist_new(struct engine *e, const struct engine_cmd *c,
 		free(err);
 		err = NULL;
 	}
+	engine_save_meta(e, m);
+}
+
+/* The counter only needs saving when the highest ids may vanish: on
+ * close and at exit.  Otherwise a restart derives it from the torrents. */
+static void engine_save_next_id(struct engine *e)
+{
+	char *err = NULL;
 	if (store_save_next_id(e->store, e->next_id, &err) < 0) {
 		log_error("%s", err ? err : "cannot save the id counter");
 		free(err);
 	}
-	engine_save_meta(e, m);
 }
 
 static void engine_do_create(struct engine *e, struct engine_cmd *c)
@@ -394,6 +415,7 @@ static void engine_do_control(struct engine *e, struct engine_cmd *c)
 	struct store_meta *m = idmap_get(&e->metas, c->id);
 	char *save_path = m ? engine_strdup(m->save_path) : NULL;
 	if (rc == 0 && m && c->type == ENG_CLOSE) {
+		engine_save_next_id(e);
 		store_forget(e->store, c->id);
 		idmap_del(&e->metas, c->id);
 		store_meta_free(m);
@@ -585,6 +607,8 @@ static void engine_save_all(struct engine *e)
 		if (poll(&pfd, 1, (int)(ENGINE_SHUTDOWN_SAVE_MS - spent)) > 0)
 			engine_drain(e);
 	}
+	engine_save_next_id(e);
+	store_sync(e->store);
 	store_mark_clean(e->store);
 }
 
@@ -599,11 +623,24 @@ static bool engine_run_commands(struct engine *e)
 	e->cmd_head = e->cmd_tail = NULL;
 	bool stopping = e->stopping;
 	pthread_mutex_unlock(&e->lock);
+	e->holding = true;
 	while (list) {
 		struct engine_cmd *next = list->next;
 		engine_do(e, list);
 		engine_cmd_free(list);
 		list = next;
+	}
+	e->holding = false;
+	/* One directory sync for the batch, then the answers: a patron never
+	 * hears of a torrent that a power cut could still lose. */
+	store_sync(e->store);
+	struct engine_event *held = e->held_head;
+	e->held_head = e->held_tail = NULL;
+	while (held) {
+		struct engine_event *next = held->next;
+		held->next = NULL;
+		engine_emit(e, held);
+		held = next;
 	}
 	return !stopping;
 }

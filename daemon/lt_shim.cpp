@@ -843,13 +843,25 @@ void lts_post_updates(lts_session *s)
 
 int lts_save_resume(lts_session *s, bool all)
 {
+	/* One round trip to the network thread for every torrent's flag,
+	 * rather than one blocking need_save_resume_data() call each. */
+	std::vector<lt::torrent_status> sts;
+	try {
+		sts = s->ses->get_torrent_status(
+			[all](lt::torrent_status const &st) {
+				return all || st.need_save_resume;
+			},
+			lt::status_flags_t{});
+	} catch (...) {
+		return 0;
+	}
 	int n = 0;
-	for (auto &kv : s->by_id) {
+	for (auto const &st : sts) {
+		if (s->by_handle.find(st.handle) == s->by_handle.end())
+			continue; /* removed meanwhile: no answer will come */
 		try {
-			lt::torrent_handle &h = kv.second.handle;
-			if (!all && !h.need_save_resume_data())
-				continue;
-			h.save_resume_data(lt::torrent_handle::save_info_dict);
+			st.handle.save_resume_data(
+				lt::torrent_handle::save_info_dict);
 			n++;
 		} catch (...) {
 			/* A handle that died under us gets no request and so

@@ -23,6 +23,7 @@
 struct store {
 	char *dir;
 	char *tdir;   /* STATE/torrents */
+	bool dirty;   /* renames/unlinks in tdir not yet made durable */
 };
 
 static char *store_path(const char *dir, const char *name)
@@ -90,8 +91,20 @@ static int store_write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-int store_write_atomic(const char *path, const void *data, size_t len,
-		       char **err)
+static void store_fsync_dir(const char *dir)
+{
+	int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+}
+
+/* The file's bytes are synced before the rename, so a crash leaves the
+ * old or the new file; the rename itself is made durable by syncing the
+ * directory, now (sync_dir) or in the caller's next store_sync(). */
+static int store_write_atomic(const char *path, const void *data, size_t len,
+			      bool sync_dir, char **err)
 {
 	char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp", path) < 0)
@@ -117,19 +130,24 @@ int store_write_atomic(const char *path, const void *data, size_t len,
 		return -1;
 	}
 	free(tmp);
-	/* The rename itself must survive a power cut too. */
-	char *dir = strdup(path);
-	char *slash = dir ? strrchr(dir, '/') : NULL;
-	if (slash) {
-		*slash = 0;
-		int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
+	if (sync_dir) {
+		char *dir = strdup(path);
+		char *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash) {
+			*slash = 0;
+			store_fsync_dir(dir);
 		}
+		free(dir);
 	}
-	free(dir);
 	return 0;
+}
+
+void store_sync(struct store *st)
+{
+	if (st->dirty) {
+		store_fsync_dir(st->tdir);
+		st->dirty = false;
+	}
 }
 
 bool store_was_unclean(struct store *st)
@@ -146,7 +164,7 @@ void store_mark_running(struct store *st)
 	char pid[32];
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	char *err = NULL;
-	if (p && store_write_atomic(p, pid, (size_t)n, &err) < 0)
+	if (p && store_write_atomic(p, pid, (size_t)n, true, &err) < 0)
 		log_warn("%s", err ? err : "cannot write the running mark");
 	free(err);
 	free(p);
@@ -179,7 +197,7 @@ int store_save_next_id(struct store *st, int64_t next_id, char **err)
 	char *p = store_path(st->dir, "next_id");
 	char buf[32];
 	int n = snprintf(buf, sizeof buf, "%" PRId64 "\n", next_id);
-	int rc = p ? store_write_atomic(p, buf, (size_t)n, err) : -1;
+	int rc = p ? store_write_atomic(p, buf, (size_t)n, true, err) : -1;
 	free(p);
 	return rc;
 }
@@ -206,7 +224,8 @@ int store_save_meta(struct store *st, const struct store_meta *m, char **err)
 	const char *text = json_object_to_json_string_length(
 		o, JSON_C_TO_STRING_PLAIN, &len);
 	char *p = store_tpath(st, m->id, "meta");
-	int rc = p ? store_write_atomic(p, text, len, err) : -1;
+	int rc = p ? store_write_atomic(p, text, len, false, err) : -1;
+	st->dirty = true;
 	free(p);
 	json_object_put(o);
 	return rc;
@@ -216,7 +235,8 @@ int store_save_blob(struct store *st, int64_t id, const char *ext,
 		    const void *data, size_t len, char **err)
 {
 	char *p = store_tpath(st, id, ext);
-	int rc = p ? store_write_atomic(p, data, len, err) : -1;
+	int rc = p ? store_write_atomic(p, data, len, false, err) : -1;
+	st->dirty = true;
 	free(p);
 	return rc;
 }
@@ -230,6 +250,7 @@ void store_forget(struct store *st, int64_t id)
 			unlink(p);
 		free(p);
 	}
+	st->dirty = true;
 }
 
 static int store_cmp(const void *a, const void *b)

@@ -10,9 +10,12 @@
  *   STATE/torrents/ID.torrent the .torrent bytes, when known
  *   STATE/torrents/ID.resume  libtorrent's resume data (bencoded)
  *
- * Every write is atomic: temporary file, fsync, rename, fsync of the
- * directory, so a crash or power cut leaves the old or the new file, never
- * a torn one.  Engine thread only.
+ * Every write is atomic: temporary file, fsync, rename, so a crash or
+ * power cut leaves the old or the new file, never a torn one.  The renames
+ * in torrents/ become durable with store_sync(), one directory fsync for a
+ * whole batch of changes: the engine calls it before it tells anyone about
+ * them.  next_id and the running mark are synced at once.  Engine thread
+ * only.
  */
 #ifndef TPD_STORE_H
 #define TPD_STORE_H
@@ -62,8 +65,7 @@ unsigned char *store_load_blob(struct store *st, int64_t id, const char *ext,
 			       size_t *len, char **err);
 void store_meta_free(struct store_meta *m);
 
-/* Writes data to path atomically (used for every state file). */
-int store_write_atomic(const char *path, const void *data, size_t len,
-		       char **err);
+/* Makes the torrent files written or removed so far durable. */
+void store_sync(struct store *st);
 
 #endif
