@@ -166,6 +166,19 @@ static void main_on_fetchers(void *ctx)
 	main_take_jobs(t, t->fetch);
 }
 
+/* Patrons may take what descriptors leave after a reserve for peers,
+ * files and the daemon's own. */
+static size_t main_fit_conns(size_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want + 256)
+		return want;
+	size_t fit = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
+	log_warn("only %llu descriptors allowed: --max-connections lowered "
+		 "from %zu to %zu", (unsigned long long)rl.rlim_cur, want, fit);
+	return fit;
+}
+
 static void main_reload(struct tpd *t)
 {
 	char *err = NULL;
@@ -176,9 +189,23 @@ static void main_reload(struct tpd *t)
 		log_warn("SIGHUP: keeping the old settings: %s",
 			 err ? err : "?");
 	} else {
+		/* What can change while running: the log level, the default
+		 * tracker and the limits.  Addresses, directories, the tick
+		 * and DHT/LSD/UPnP need a restart. */
 		options_parse(&fresh, t->argc, t->argv, &err);
 		log_set_level((enum log_level)fresh.log_level);
-		log_info("SIGHUP: reloaded %s (log level)", t->opt.config);
+		server_set_limits(t->srv, fresh.max_line,
+				  main_fit_conns(fresh.max_conns),
+				  fresh.max_output);
+		struct service_config sc = {
+			.default_tracker = fresh.tracker,
+			.max_pending = fresh.max_pending,
+			.max_torrent_bytes = fresh.max_torrent_size,
+			.url_timeout_s = fresh.url_timeout,
+		};
+		service_reconfigure(t->svc, &sc);
+		log_info("SIGHUP: reloaded %s (log level, tracker, limits)",
+			 t->opt.config);
 	}
 	free(err);
 	free(text);
@@ -282,16 +309,7 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < t.opt.max_conns + 256) {
-		log_warn("only %llu descriptors allowed: --max-connections "
-			 "lowered from %zu to %llu", (unsigned long long)rl.rlim_cur,
-			 t.opt.max_conns,
-			 (unsigned long long)(rl.rlim_cur > 512 ? rl.rlim_cur - 256
-								: rl.rlim_cur / 2));
-		t.opt.max_conns = rl.rlim_cur > 512 ? rl.rlim_cur - 256
-						    : rl.rlim_cur / 2;
-	}
+	t.opt.max_conns = main_fit_conns(t.opt.max_conns);
 
 	/* Signals arrive through a descriptor; every thread blocks them. */
 	sigset_t set;

@@ -193,6 +193,14 @@ size_t server_conn_count(const struct server *srv)
 	return srv->conns.count;
 }
 
+void server_set_limits(struct server *srv, size_t max_line, size_t max_conns,
+		       size_t hard_output)
+{
+	srv->cfg.max_line = max_line;
+	srv->cfg.max_conns = max_conns;
+	srv->cfg.hard_output = hard_output;
+}
+
 /* --- connections ----------------------------------------------------------- */
 
 static void conn_kill(struct server *srv, struct conn *c)

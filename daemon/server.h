@@ -41,6 +41,10 @@ void server_stop(struct server *srv);
 /* Closes every connection (telling the service) and the socket. */
 void server_free(struct server *srv);
 size_t server_conn_count(const struct server *srv);
+/* SIGHUP: new bounds for new input and output (open connections keep
+ * what they already hold). */
+void server_set_limits(struct server *srv, size_t max_line, size_t max_conns,
+		       size_t hard_output);
 
 /* service_io implementations (ctx = the server). */
 void server_answer(void *srv, uint64_t conn, const char *line, size_t len);

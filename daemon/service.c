@@ -103,6 +103,18 @@ struct service *service_new(const struct service_config *cfg,
 	return s;
 }
 
+void service_reconfigure(struct service *s, const struct service_config *cfg)
+{
+	free((char *)s->cfg.default_tracker);
+	s->cfg.default_tracker = svc_strdup(cfg->default_tracker);
+	if (cfg->max_pending)
+		s->cfg.max_pending = cfg->max_pending;
+	if (cfg->max_torrent_bytes)
+		s->cfg.max_torrent_bytes = cfg->max_torrent_bytes;
+	if (cfg->url_timeout_s)
+		s->cfg.url_timeout_s = cfg->url_timeout_s;
+}
+
 static void svc_pending_free(struct svc_pending *p)
 {
 	json_object_put(p->tag);

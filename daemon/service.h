@@ -51,6 +51,9 @@ struct service_config {
 struct service *service_new(const struct service_config *cfg,
 			    const struct service_io *io);
 void service_free(struct service *s);
+/* SIGHUP: takes the run-time settings of cfg (default tracker, limits,
+ * URL timeout); the rest of cfg is ignored. */
+void service_reconfigure(struct service *s, const struct service_config *cfg);
 
 void service_conn_open(struct service *s, uint64_t conn, uid_t uid,
 		       gid_t gid, pid_t pid);

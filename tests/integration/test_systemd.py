@@ -345,5 +345,52 @@ def test_make_install(env):
               "man -l %s rendered almost nothing: %r" % (rel, r.stdout[:500]))
 
 
+@test
+def test_sighup_applies_runtime_settings(env):
+    """SIGHUP re-reads the config file: a new default tracker is used by the
+    next seed, and a new max-pending is enforced at once."""
+    conf = env.path("tpd.conf")
+    with open(conf, "w") as f:
+        f.write("tracker = http://127.0.0.1:1/announce\n")
+    d = env.start_daemon(extra=["--config", conf])
+    data = env.path("one.bin")
+    T.write_random_file(data, 50000)
+
+    def seed_announce(path, out):
+        with d.patron() as p:
+            ev = p.call("seed", path=path, torrent_out=out)
+        check_eq(ev.get("type"), "NewTorrentCreated", "answer to seed of %s" % path)
+        with open(out, "rb") as f:
+            return T.bdecode(f.read()).get(b"announce")
+
+    check_eq(seed_announce(data, env.path("one.torrent")),
+             b"http://127.0.0.1:1/announce", "announce before SIGHUP")
+    with open(conf, "w") as f:
+        f.write("tracker = http://127.0.0.1:2/announce\nmax-pending = 1\n")
+    d.proc.send_signal(signal.SIGHUP)
+    T.wait_until(lambda: "SIGHUP: reloaded" in open(d.log, errors="replace").read(),
+                 20, "the daemon to log the SIGHUP reload")
+    data2 = env.path("two.bin")
+    T.write_random_file(data2, 50000)
+    check_eq(seed_announce(data2, env.path("two.torrent")),
+             b"http://127.0.0.1:2/announce", "announce after SIGHUP")
+    # max-pending 1: a second create sent before the first is answered
+    # is refused with busy.
+    # The first create stays pending: its URL is a server that never
+    # answers (listening, never accepting).
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(1)
+    with d.patron() as p:
+        p.send({"op": "create", "tag": "a",
+                "url": "http://127.0.0.1:%d/x" % mute.getsockname()[1]})
+        p.send({"op": "create", "tag": "b", "magnet":
+                "magnet:?xt=urn:btih:" + os.urandom(20).hex()})
+        b = p.answer("b")
+        check_eq((b.get("type"), b.get("code")), ("Error", "busy"),
+                 "second pending create after SIGHUP set max-pending 1")
+    mute.close()
+
+
 if __name__ == "__main__":
     T.main()
