@@ -6,6 +6,9 @@
  */
 #include "tpctl.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -91,6 +94,48 @@ static bool tpctl_is_remote(const char *source)
 	       strncasecmp(source, "https://", 8) == 0;
 }
 
+/* The daemon takes peers as IP:PORT only (a name lookup would stall its
+ * engine), so names are looked up here: "HOST:PORT" -> "IP:PORT". */
+static json_object *tpctl_resolve_peers(const char *const *peers, size_t n)
+{
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		const char *colon = strrchr(peers[i], ':');
+		char *host = colon ? strndup(peers[i], (size_t)(colon - peers[i]))
+				   : NULL;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+					 .ai_flags = AI_NUMERICSERV};
+		struct addrinfo *res = NULL;
+		int rc = EAI_NONAME;
+		if (host && host[0] != '[')
+			rc = getaddrinfo(host, colon + 1, &hints, &res);
+		char ip[INET6_ADDRSTRLEN] = "";
+		if (rc == 0)
+			rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip,
+					 sizeof ip, NULL, 0, NI_NUMERICHOST);
+		char *out = NULL;
+		if (host && host[0] == '[')
+			out = strdup(peers[i]); /* already [IPv6]:PORT */
+		else if (rc == 0 &&
+			 asprintf(&out, strchr(ip, ':') ? "[%s]:%s" : "%s:%s",
+				  ip, colon + 1) < 0)
+			out = NULL;
+		if (res)
+			freeaddrinfo(res);
+		if (!out) {
+			fprintf(stderr, "tpctl: cannot find peer %s: %s\n",
+				peers[i], rc ? gai_strerror(rc) : "out of memory");
+			free(host);
+			json_object_put(arr);
+			return NULL;
+		}
+		free(host);
+		json_object_array_add(arr, json_object_new_string(out));
+		free(out);
+	}
+	return arr;
+}
+
 int tpctl_cmd_add(const struct tpctl_args *a)
 {
 	char *dir = NULL, *err = NULL, *src = NULL;
@@ -112,9 +157,14 @@ int tpctl_cmd_add(const struct tpctl_args *a)
 		free(err);
 		return TPCTL_EXIT_FAIL;
 	}
-	if (a->n_peers)
-		json_object_object_add(req, "peers",
-				       tpctl_str_array(a->peers, a->n_peers));
+	if (a->n_peers) {
+		json_object *peers = tpctl_resolve_peers(a->peers, a->n_peers);
+		if (!peers) {
+			json_object_put(req);
+			return TPCTL_EXIT_FAIL;
+		}
+		json_object_object_add(req, "peers", peers);
+	}
 	if (a->paused)
 		json_object_object_add(req, "paused",
 				       json_object_new_boolean(1));

@@ -86,6 +86,12 @@ def test_add_duplicate_and_failures(env):
     check(len(ads) == 1 and ads[0].get("id") == tid,
           "tpctl --json add duplicate: expected AlreadyDownloading id %d: %s" % (tid, describe(r)))
 
+    # --peer takes host names: tpctl looks them up (the daemon wants IPs).
+    # localhost comes from /etc/hosts: no query leaves the machine.
+    magnet2, _ = _magnet("named-peer")
+    r = env.tpctl("add", magnet2, "--dir", dl, "--peer", "localhost:9")
+    check_eq(r.returncode, 0, "tpctl add --peer localhost:9 (%s)" % describe(r))
+
     # StartFail -> 1
     garbage = env.path("garbage.torrent")
     with open(garbage, "wb") as f:
