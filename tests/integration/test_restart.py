@@ -425,5 +425,34 @@ def test_ids_never_reused(env):
     check(nid > max(got), "id %d after kill -9 and restart; ids used before: %s" % (nid, got))
 
 
+@test
+def test_info_answers_while_loading(env):
+    """With thousands of saved torrents the socket is served while they come
+    back: the first info after a restart says loading, and the daemon goes
+    on to list every one of them."""
+    n = 5000
+    d = env.start_daemon()
+    window = 500
+    with d.patron(timeout=120) as p:
+        sent = got = 0
+        while got < n:
+            while sent < n and sent - got < window:
+                p.send({"op": "create", "tag": sent,
+                        "magnet": "magnet:?xt=urn:btih:" + os.urandom(20).hex()})
+                sent += 1
+            ev = p.next(lambda e: True, what="answers to the creates")
+            if "tag" in ev:
+                check_eq(ev.get("type"), "NewTorrentCreated", "answer to create %r" % ev.get("tag"))
+                got += 1
+    _stop(d)
+    d2 = env.start_daemon("tpd")   # returns once hello is answered
+    first = d2.info()
+    check_eq(first.get("loading"), True,
+             "loading in the first info after a restart with %d torrents" % n)
+    _wait_loaded(d2)
+    with d2.patron(timeout=60) as p:
+        check_eq(len(p.list()), n, "torrents listed once loading is done")
+
+
 if __name__ == "__main__":
     T.main()
