@@ -378,9 +378,16 @@ static struct svc_torrent *svc_find(struct service *s, struct svc_conn *c,
 				    int64_t id, json_object *tag)
 {
 	struct svc_torrent *t = idmap_get(&s->torrents, id);
-	if (!t || !svc_visible(s, c->uid, t)) {
+	if (!t) {
 		svc_error(s, c->id, tag, TP_ERR_NOT_FOUND, "no torrent %lld",
 			  (long long)id);
+		return NULL;
+	}
+	/* Ids are public counters, so saying it exists gives nothing away;
+	 * its name, data and status stay hidden. */
+	if (!svc_visible(s, c->uid, t)) {
+		svc_error(s, c->id, tag, TP_ERR_FORBIDDEN,
+			  "torrent %lld belongs to another user", (long long)id);
 		return NULL;
 	}
 	return t;

@@ -1,7 +1,8 @@
 """test_ownership - a torrent belongs to the user whose connection made it.
 
 Root creates a torrent; user nobody (uid 65534) can neither see nor touch it
-(not_found), through the protocol and through tpctl; nobody's own torrents
+(it is not listed, and acting on its id is forbidden), through the protocol
+and through tpctl; nobody's own torrents
 are nobody's; root sees and controls everything.  Nobody cannot make the
 daemon read a .torrent or write into a directory that nobody could not use.
 Needs root (to act as nobody).
@@ -77,8 +78,8 @@ def test_other_users_cannot_see_or_touch(env):
     r = env.tpctl("close", str(tid), user=NOBODY, exe=exe, json_mode=True)
     check_eq(r.returncode, 1, "exit status of `tpctl --json close` as nobody (%s)" % describe(r))
     errs = [e for e in T.json_lines(r.stdout) if e["type"] == "Error"]
-    check(len(errs) == 1 and errs[0].get("code") == "not_found",
-          "tpctl --json close as nobody: expected one Error not_found: " + describe(r))
+    check(len(errs) == 1 and errs[0].get("code") == "forbidden",
+          "tpctl --json close as nobody: expected one Error forbidden: " + describe(r))
     r = env.tpctl("list", user=NOBODY, exe=exe, json_mode=True)
     check_eq(r.returncode, 0, "exit status of `tpctl --json list` as nobody (%s)" % describe(r))
     lists = [e for e in T.json_lines(r.stdout) if e["type"] == "List"]
@@ -93,7 +94,7 @@ def test_other_users_cannot_see_or_touch(env):
     with _connect_as(d.sock, NOBODY) as nob:
         check_eq(nob.list(), [], "nobody's list")
         for op in ["close", "status", "pause", "resume", "reannounce"]:
-            nob.expect_error(op, "not_found", id=tid)
+            nob.expect_error(op, "forbidden", id=tid)
         info = nob.expect("info", "Info")
         check_eq(info.get("uid"), NOBODY, "uid in nobody's Info")
         check_eq(info.get("torrents"), 0, "torrents counted in nobody's Info")
@@ -106,7 +107,7 @@ def test_other_users_cannot_see_or_touch(env):
         st = nob.expect("status", "Status", id=own)
         check_eq(st.get("owner"), NOBODY, "owner of nobody's torrent")
         check_eq([t["id"] for t in nob.list()], [own], "ids in nobody's list")
-        nob.expect_error("close", "not_found", id=tid)
+        nob.expect_error("close", "forbidden", id=tid)
 
     with d.patron() as root:
         ids = sorted(t["id"] for t in root.list())

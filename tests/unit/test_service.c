@@ -511,7 +511,7 @@ static void test_gone_connection(void **state)
 	assert_int_equal(ids[0], 2);
 	assert_int_equal(owners[0], 1001);
 	ts_req(f, 2, "{\"op\":\"status\",\"tag\":\"s\",\"id\":1}");
-	ts_expect_error(f, 2, "s", "not_found");
+	ts_expect_error(f, 2, "s", "forbidden");
 	/* A status push for it reaches nobody: its creator is gone. */
 	ts_status(f, 1, 0.5);
 	ts_assert_drained(f);
@@ -592,7 +592,7 @@ static void test_duplicate(void **state)
 	int64_t ids[4];
 	assert_int_equal(ts_list(f, 3, ids, NULL, 4), 0);
 	ts_req(f, 3, "{\"op\":\"pause\",\"tag\":\"p\",\"id\":1}");
-	ts_expect_error(f, 3, "p", "not_found");
+	ts_expect_error(f, 3, "p", "forbidden");
 	ts_no_cmd(f);
 
 	/* Watching makes the duplicate's connection (same user) receive. */
@@ -646,7 +646,7 @@ static void test_content_error_in_order(void **state)
 	ts_free(f);
 }
 
-/* (6) Close: another user gets not_found, root may; the requester gets
+/* (6) Close: another user gets forbidden, root may; the requester gets
  * Closed with its tag, the creator and watchers a pushed Closed. */
 static void test_close_rules(void **state)
 {
@@ -663,7 +663,7 @@ static void test_close_rules(void **state)
 	json_object_put(ts_for(f, 4, true, "StatusUpdate", NULL));
 
 	ts_req(f, 2, "{\"op\":\"close\",\"tag\":\"no\",\"id\":7}");
-	ts_expect_error(f, 2, "no", "not_found");
+	ts_expect_error(f, 2, "no", "forbidden");
 	ts_no_cmd(f);
 	ts_req(f, 2, "{\"op\":\"close\",\"tag\":\"no2\",\"id\":99}");
 	ts_expect_error(f, 2, "no2", "not_found");
@@ -743,7 +743,7 @@ static void test_control_answers(void **state)
 }
 
 /* (7) Status pushes reach the creator and watchers only; watching an
- * invisible torrent is not_found; watch-all covers later torrents. */
+ * invisible torrent is forbidden; watch-all covers later torrents. */
 static void test_status_and_watch(void **state)
 {
 	struct ts_fake *f = ts_new(0);
@@ -786,9 +786,9 @@ static void test_status_and_watch(void **state)
 
 	/* Another user's torrent cannot be watched, nor one among others. */
 	ts_req(f, 3, "{\"op\":\"watch\",\"tag\":\"w\",\"ids\":[2]}");
-	ts_expect_error(f, 3, "w", "not_found");
+	ts_expect_error(f, 3, "w", "forbidden");
 	ts_req(f, 3, "{\"op\":\"watch\",\"tag\":\"w2\",\"ids\":[1,2]}");
-	ts_expect_error(f, 3, "w2", "not_found");
+	ts_expect_error(f, 3, "w2", "forbidden");
 	ts_status(f, 1, 0.6); /* so conn 3 still watches nothing */
 	json_object_put(ts_for(f, 1, true, "StatusUpdate", NULL));
 	json_object_put(ts_for(f, 4, true, "StatusUpdate", NULL));
@@ -1213,7 +1213,7 @@ static void test_immediate_ops(void **state)
 	assert_int_equal(ts_int(o, "owner"), 1000);
 	json_object_put(o);
 	ts_req(f, 2, "{\"op\":\"status\",\"tag\":\"s\",\"id\":1}");
-	ts_expect_error(f, 2, "s", "not_found");
+	ts_expect_error(f, 2, "s", "forbidden");
 
 	size_t before = f->n_out;
 	ts_req(f, 42, "{\"op\":\"hello\"}");
