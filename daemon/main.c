@@ -196,7 +196,7 @@ static void main_reload(struct tpd *t)
 		log_set_level((enum log_level)fresh.log_level);
 		server_set_limits(t->srv, fresh.max_line,
 				  main_fit_conns(fresh.max_conns),
-				  fresh.max_output);
+				  fresh.max_conns_user, fresh.max_output);
 		struct service_config sc = {
 			.default_tracker = fresh.tracker,
 			.max_pending = fresh.max_pending,
@@ -358,6 +358,7 @@ int main(int argc, char **argv)
 		.socket_mode = t.opt.socket_mode,
 		.max_line = t.opt.max_line,
 		.max_conns = t.opt.max_conns,
+		.max_conns_user = t.opt.max_conns_user,
 		.soft_output = 1u << 20,
 		.hard_output = t.opt.max_output,
 	};

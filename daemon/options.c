@@ -53,6 +53,8 @@ static const struct opt_def opt_table[] = {
 	 "longest request line (16 MiB)"},
 	{"max-connections", 0, OT_SIZE, OFF(max_conns), "N",
 	 "patron connections at once (1024)"},
+	{"max-user-connections", 0, OT_SIZE, OFF(max_conns_user), "N",
+	 "connections one user may hold, root excepted (256)"},
 	{"max-pending", 0, OT_SIZE, OFF(max_pending), "N",
 	 "unanswered creates per connection (4096)"},
 	{"max-output", 0, OT_SIZE, OFF(max_output), "BYTES",
@@ -101,6 +103,7 @@ void options_defaults(struct tpd_options *o, uid_t uid,
 	o->log_level = LOG_LVL_INFO;
 	o->max_line = 16u << 20;
 	o->max_conns = 1024;
+	o->max_conns_user = 256;
 	o->max_pending = 4096;
 	o->max_output = 64u << 20;
 	o->max_torrent_size = 16u << 20;

@@ -23,6 +23,7 @@ struct tpd_options {
 	int log_level;
 	size_t max_line;
 	size_t max_conns;
+	size_t max_conns_user;  /* per uid, root excepted */
 	size_t max_pending;
 	size_t max_output;
 	size_t max_torrent_size;

@@ -71,6 +71,7 @@ struct server {
 	struct watch listen;
 	struct watch *fds;
 	struct idmap conns;
+	struct idmap per_uid;    /* uid + 1 -> connection count (as a pointer) */
 	uint64_t next_conn_id;
 	struct conn *flush_list;
 	struct conn *dead_list;
@@ -194,10 +195,11 @@ size_t server_conn_count(const struct server *srv)
 }
 
 void server_set_limits(struct server *srv, size_t max_line, size_t max_conns,
-		       size_t hard_output)
+		       size_t max_conns_user, size_t hard_output)
 {
 	srv->cfg.max_line = max_line;
 	srv->cfg.max_conns = max_conns;
+	srv->cfg.max_conns_user = max_conns_user;
 	srv->cfg.hard_output = hard_output;
 }
 
@@ -212,8 +214,25 @@ static void conn_kill(struct server *srv, struct conn *c)
 	srv->dead_list = c;
 }
 
+/* Connections per user, so that one user cannot take every slot.  Keys
+ * are uid + 1 because idmap reserves 0. */
+static size_t server_uid_count(struct server *srv, uid_t uid)
+{
+	return (size_t)(uintptr_t)idmap_get(&srv->per_uid, (int64_t)uid + 1);
+}
+
+static void server_uid_add(struct server *srv, uid_t uid, int delta)
+{
+	size_t n = server_uid_count(srv, uid) + (size_t)(ssize_t)delta;
+	if (n == 0)
+		idmap_del(&srv->per_uid, (int64_t)uid + 1);
+	else
+		idmap_put(&srv->per_uid, (int64_t)uid + 1, (void *)(uintptr_t)n);
+}
+
 static void conn_free(struct server *srv, struct conn *c)
 {
+	server_uid_add(srv, c->uid, -1);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
 	close(c->w.fd);
 	idmap_del(&srv->conns, (int64_t)c->id);
@@ -520,6 +539,15 @@ static void server_accept(struct server *srv)
 			close(fd);
 			continue;
 		}
+		if (cred.uid != 0 &&
+		    server_uid_count(srv, cred.uid) >= srv->cfg.max_conns_user) {
+			log_warn("refusing a connection of uid %u: it already has "
+				 "%zu", (unsigned)cred.uid,
+				 server_uid_count(srv, cred.uid));
+			server_refuse(fd, "too many connections of this user; "
+				      "close some first");
+			continue;
+		}
 		struct conn *c = calloc(1, sizeof *c);
 		if (!c) {
 			close(fd);
@@ -539,6 +567,7 @@ static void server_accept(struct server *srv)
 			free(c);
 			continue;
 		}
+		server_uid_add(srv, c->uid, 1);
 		service_conn_open(srv->svc, c->id, c->uid, c->gid, c->pid);
 		log_debug("connection %llu from uid %u pid %d",
 			  (unsigned long long)c->id, (unsigned)c->uid, (int)c->pid);
@@ -617,6 +646,7 @@ void server_free(struct server *srv)
 		pos = 0;
 	}
 	idmap_free(&srv->conns);
+	idmap_free(&srv->per_uid);
 	while (srv->fds) {
 		struct watch *next = srv->fds->next;
 		free(srv->fds);

@@ -26,6 +26,7 @@ struct server_config {
 	gid_t socket_gid;       /* (gid_t)-1: leave as created */
 	size_t max_line;        /* longest request line */
 	size_t max_conns;       /* more are refused with an Error line */
+	size_t max_conns_user;  /* the same, per uid (root excepted) */
 	size_t soft_output;     /* above this, status pushes are coalesced */
 	size_t hard_output;     /* above this, the connection is closed */
 };
@@ -44,7 +45,7 @@ size_t server_conn_count(const struct server *srv);
 /* SIGHUP: new bounds for new input and output (open connections keep
  * what they already hold). */
 void server_set_limits(struct server *srv, size_t max_line, size_t max_conns,
-		       size_t hard_output);
+		       size_t max_conns_user, size_t hard_output);
 
 /* service_io implementations (ctx = the server). */
 void server_answer(void *srv, uint64_t conn, const char *line, size_t len);

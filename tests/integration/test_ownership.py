@@ -163,5 +163,37 @@ def test_files_other_users_cannot_use(env):
         check_eq(ev.get("info_hash"), T.info_hash(tb), "info_hash from path")
 
 
+@test
+def test_one_user_cannot_take_every_connection(env):
+    """--max-user-connections 5: nobody's sixth connection gets one Error
+    busy line and is closed; root still gets in; once nobody closes one,
+    nobody gets in again."""
+    _need_root()
+    d = env.start_daemon(extra=["--max-user-connections", "5"])
+    _open_up(env, d)
+    mine = [_connect_as(d.sock, NOBODY) for _ in range(5)]
+    try:
+        for p in mine:
+            check_eq(p.call("hello").get("type"), "Hello", "hello on one of nobody's 5")
+        extra = _connect_as(d.sock, NOBODY)
+        with extra:
+            ev = extra.next(lambda e: True, what="the refusal of nobody's sixth")
+            check_eq((ev.get("type"), ev.get("code")), ("Error", "busy"),
+                     "answer on nobody's sixth connection")
+            extra.expect_eof()
+        with d.patron() as root:
+            check_eq(root.call("hello").get("type"), "Hello", "root while nobody is at its limit")
+        mine.pop().close()
+        def sixth_served():
+            # Until the daemon has seen the close, this one is refused.
+            with _connect_as(d.sock, NOBODY) as p:
+                p.send({"op": "hello", "tag": 1})
+                return p.next(lambda e: True, what="hello or busy").get("type") == "Hello"
+        T.wait_until(sixth_served, 10, "nobody to get a connection after closing one")
+    finally:
+        for p in mine:
+            p.close()
+
+
 if __name__ == "__main__":
     T.main()
