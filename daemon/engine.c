@@ -297,14 +297,13 @@ static void engine_drain(struct engine *e)
 
 /* Saved before the patron hears of it: an answered create survives a
  * crash that follows the answer. */
-static void engine_persist_new(struct engine *e, const struct engine_cmd *c,
-			       const struct engine_event *ev)
+static int engine_persist_new(struct engine *e, const struct engine_cmd *c,
+			      const struct engine_event *ev, char **err)
 {
 	struct store_meta *m = calloc(1, sizeof *m);
-	if (!m || idmap_put(&e->metas, ev->id, m) < 0) {
-		free(m);
-		log_error("torrent %lld: out of memory", (long long)ev->id);
-		return;
+	if (!m) {
+		*err = strdup("out of memory");
+		return -1;
 	}
 	m->id = ev->id;
 	m->owner = c->owner;
@@ -314,15 +313,18 @@ static void engine_persist_new(struct engine *e, const struct engine_cmd *c,
 	m->magnet = engine_strdup(c->magnet);
 	m->paused = c->paused;
 	m->complete = c->have_all;
-	char *err = NULL;
-	if (c->torrent &&
-	    store_save_blob(e->store, m->id, "torrent", c->torrent,
-			    c->torrent_len, &err) < 0) {
-		log_error("torrent %lld: %s", (long long)m->id, err);
-		free(err);
-		err = NULL;
+	if ((c->torrent && store_save_blob(e->store, m->id, "torrent",
+					   c->torrent, c->torrent_len, err) < 0) ||
+	    store_save_meta(e->store, m, err) < 0 ||
+	    idmap_put(&e->metas, m->id, m) < 0) {
+		if (!*err)
+			*err = strdup("out of memory");
+		store_forget(e->store, m->id);
+		store_meta_free(m);
+		free(m);
+		return -1;
 	}
-	engine_save_meta(e, m);
+	return 0;
 }
 
 /* The counter only needs saving when the highest ids may vanish: on
@@ -362,7 +364,18 @@ static void engine_do_create(struct engine *e, struct engine_cmd *c)
 		memcpy(ev->info_hash, added.info_hash, sizeof ev->info_hash);
 		ev->name = engine_strdup(added.name);
 		ev->save_path = strdup(save);
-		engine_persist_new(e, c, ev);
+		/* Never acknowledge a torrent a restart would not bring back. */
+		if (engine_persist_new(e, c, ev, &err) < 0) {
+			log_error("torrent %lld not kept: cannot save its state: %s",
+				  (long long)ev->id, err);
+			lts_remove(e->lts, ev->id, false, NULL);
+			engine_event_free(ev);
+			ev = engine_event_new(EV_START_FAIL, c->seq);
+			if (asprintf(&ev->reason, "cannot save the torrent's state "
+				     "(%s)", err) < 0)
+				ev->reason = strdup("cannot save the torrent's state");
+			break;
+		}
 		log_info("torrent %lld added: %s (%s) in %s", (long long)ev->id,
 			 ev->name ? ev->name : "?", ev->info_hash, save);
 		break;

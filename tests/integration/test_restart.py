@@ -454,5 +454,30 @@ def test_info_answers_while_loading(env):
         check_eq(len(p.list()), n, "torrents listed once loading is done")
 
 
+@test
+def test_unsaveable_create_is_refused(env):
+    """A torrent whose state cannot be saved is not acknowledged: the create
+    is a StartFail that says why, and nothing half-made stays behind."""
+    d = env.start_daemon()
+    tdir = os.path.join(d.state, "torrents")
+    os.rename(tdir, tdir + ".away")
+    with open(tdir, "w") as f:       # a file where the directory was
+        f.write("not a directory\n")
+    with d.patron() as p:
+        ev = p.call("create", magnet=_magnet("lost")[0])
+        check_eq(ev.get("type"), "StartFail", "create while the state cannot be saved")
+        check("cannot save" in ev.get("reason", ""), "reason: %r" % ev.get("reason"))
+        check_eq(p.list(), [], "torrents after the refused create")
+        os.unlink(tdir)
+        os.rename(tdir + ".away", tdir)
+        ev = p.call("create", magnet=_magnet("kept")[0])
+        check_eq(ev.get("type"), "NewTorrentCreated", "create once the state can be saved")
+    _stop(d)
+    d2 = env.start_daemon("tpd")
+    _wait_loaded(d2)
+    with d2.patron() as p:
+        check_eq([t["name"] for t in p.list()], ["kept"], "torrents after restart")
+
+
 if __name__ == "__main__":
     T.main()
