@@ -519,6 +519,14 @@ static void svc_op_create(struct service *s, struct svc_conn *c,
 static void svc_op_seed(struct service *s, struct svc_conn *c,
 			struct tp_request *req)
 {
+	/* "/srv/x/" names /srv/x: its parent is where it is seeded from. */
+	size_t n = strlen(req->path);
+	while (n > 1 && req->path[n - 1] == '/')
+		req->path[--n] = 0;
+	if (n <= 1) {
+		svc_fail_in_order(s, c, req, "cannot publish the root directory");
+		return;
+	}
 	if (req->n_trackers == 0 && !s->cfg.default_tracker) {
 		svc_fail_in_order(s, c, req,
 				  "no tracker given and the daemon has no "
