@@ -145,6 +145,17 @@ def test_seed_rules(env):
     check("tracker" in r.stderr, "a seed without any tracker must say why: " + describe(r))
     check(not os.path.exists(out), "a refused seed wrote %s" % out)
 
+    # A trailing slash names the directory itself (seeded from its
+    # parent); the root directory is never published.
+    with with_default.patron() as p:
+        ev = p.call("seed", path=src + "/", torrent_out=env.path("src.torrent"))
+        check_eq((ev.get("type"), ev.get("name"), ev.get("save_path")),
+                 ("NewTorrentCreated", "src", os.path.dirname(src)),
+                 "seed of %s/" % src)
+        p.expect("close", "Closed", id=ev["id"])
+        ev = p.call("seed", path="/", torrent_out=env.path("root.torrent"))
+        check_eq(ev.get("type"), "StartFail", "seed of /")
+
     # The daemon's default tracker; --torrent-out defaults to ./NAME.torrent.
     cwd = env.mkdir("cwd")
     r = subprocess.run([T.tpctl_bin(), "-s", with_default.sock, "seed", data],
