@@ -7,6 +7,7 @@ AlreadyDownloading (the existing id printed); 4 cannot reach the daemon.
 import os
 import re
 import socket
+import subprocess
 
 import tpdtest as T
 from tpdtest import check, check_eq, describe, test
@@ -146,6 +147,38 @@ def test_commands_on_a_torrent(env):
     check_eq(r.returncode, 0, "tpctl close (%s)" % describe(r))
     r = env.tpctl("status", str(tid))
     check_eq(r.returncode, 1, "tpctl status of a closed torrent (%s)" % describe(r))
+
+
+@test
+def test_one_daemon_per_socket(env):
+    """A second tpd on a live daemon's socket exits with an error and leaves
+    the first one serving; a stale socket file is replaced."""
+    d = env.start_daemon()
+    second = subprocess.run(
+        [T.tpd_bin(), "-s", d.sock, "-d", env.mkdir("state2"), "--listen",
+         "127.0.0.1:0", "--no-dht", "--no-lsd", "--no-upnp"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    check_eq(second.returncode, 1, "exit status of a second tpd on a live socket (%s)"
+             % describe(second))
+    check("already listening" in second.stderr,
+          "the second tpd must say another one is running: " + describe(second))
+    with d.patron() as p:
+        check_eq(p.call("hello").get("type"), "Hello", "the first daemon after the second left")
+
+    # A socket file with nobody behind it (a daemon killed with -9).
+    stale = env.path("stale-daemon.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()
+    d2 = env.start_daemon("on-stale", extra=["-s", stale], wait=False)
+
+    def hello_on_stale():
+        check(d2.alive(), "tpd on a stale socket file exited:\n" + T.tail(d2.log))
+        with T.Patron(stale) as p:
+            return p.call("hello").get("type") == "Hello"
+    T.wait_until(hello_on_stale, 30, "a daemon started on a stale socket file to answer")
+    check("removed stale socket" in open(d2.log, errors="replace").read(),
+          "the daemon must log that it replaced the stale socket")
 
 
 if __name__ == "__main__":
