@@ -141,6 +141,9 @@ install: all
 	install -m 644 systemd/tpd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.socket
 	install -m 644 systemd/tpd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/tpd.conf
 	install -m 644 systemd/tpd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tpd.conf
+	install -d $(DESTDIR)$(PREFIX)/share/doc/tpd
+	install -m 644 systemd/tpd.conf.example proto/PROTOCOL.md README.md \
+		$(DESTDIR)$(PREFIX)/share/doc/tpd/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tpd $(DESTDIR)$(PREFIX)/bin/tpctl \
@@ -152,6 +155,7 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.socket \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/tpd.conf \
 		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tpd.conf
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tpd
 
 clean:
 	rm -rf build build-asan

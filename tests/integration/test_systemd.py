@@ -301,6 +301,8 @@ EXPECTED_INSTALL = {
     "usr/lib/systemd/system/tpd.socket": 0o644,
     "usr/lib/sysusers.d/tpd.conf": 0o644,
     "usr/lib/tmpfiles.d/tpd.conf": 0o644,
+    "usr/share/doc/tpd/tpd.conf.example": 0o644,
+    "usr/share/doc/tpd/PROTOCOL.md": 0o644,
 }
 
 
@@ -343,6 +345,14 @@ def test_make_install(env):
               "man -l %s: %s" % (rel, describe(r)))
         check(name.upper() in r.stdout and len(r.stdout.splitlines()) > 20,
               "man -l %s rendered almost nothing: %r" % (rel, r.stdout[:500]))
+
+    # make uninstall takes back every file make install put down.
+    r = subprocess.run(["make", "-s", "uninstall", "DESTDIR=" + dest, "PREFIX=/usr",
+                        "BUILD=" + T.build_dir()], cwd=T.REPO, capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "make uninstall: " + describe(r))
+    left = [os.path.join(root, n) for root, _, files in os.walk(dest) for n in files]
+    check(not left, "make uninstall left files: %s" % left)
 
 
 @test
