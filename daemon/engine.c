@@ -28,6 +28,8 @@
 #include "lt_shim.h"
 #include "store.h"
 
+/* Commands carried out between two syncs of the state directory. */
+#define ENGINE_BATCH 256
 /* How long SIGTERM waits for libtorrent to hand over resume data. */
 #define ENGINE_SHUTDOWN_SAVE_MS 10000
 
@@ -625,6 +627,24 @@ static void engine_save_all(struct engine *e)
 	store_mark_clean(e->store);
 }
 
+/* One directory sync for the batch, then its events: a patron never hears
+ * of a torrent that a power cut could still lose. */
+static void engine_release_held(struct engine *e)
+{
+	store_sync(e->store);
+	bool holding = e->holding;
+	e->holding = false;
+	struct engine_event *held = e->held_head;
+	e->held_head = e->held_tail = NULL;
+	while (held) {
+		struct engine_event *next = held->next;
+		held->next = NULL;
+		engine_emit(e, held);
+		held = next;
+	}
+	e->holding = holding;
+}
+
 /* Returns false once the engine is asked to stop. */
 static bool engine_run_commands(struct engine *e)
 {
@@ -636,25 +656,21 @@ static bool engine_run_commands(struct engine *e)
 	e->cmd_head = e->cmd_tail = NULL;
 	bool stopping = e->stopping;
 	pthread_mutex_unlock(&e->lock);
+	int in_batch = 0;
 	e->holding = true;
 	while (list) {
 		struct engine_cmd *next = list->next;
 		engine_do(e, list);
 		engine_cmd_free(list);
 		list = next;
+		/* Bounded batches: the first answers need not wait for a
+		 * long queue to be done. */
+		if (++in_batch == ENGINE_BATCH || !list) {
+			engine_release_held(e);
+			in_batch = 0;
+		}
 	}
 	e->holding = false;
-	/* One directory sync for the batch, then the answers: a patron never
-	 * hears of a torrent that a power cut could still lose. */
-	store_sync(e->store);
-	struct engine_event *held = e->held_head;
-	e->held_head = e->held_tail = NULL;
-	while (held) {
-		struct engine_event *next = held->next;
-		held->next = NULL;
-		engine_emit(e, held);
-		held = next;
-	}
 	return !stopping;
 }
 
