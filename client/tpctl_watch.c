@@ -167,8 +167,11 @@ static void tpctl_board_draw(struct tpctl_board *b)
 }
 
 /* Sends watch for the given ids (all when n == 0) and checks the answer. */
+/* Sends watch and reads its answer; with `known`, a row is made there for
+ * every torrent the answer lists, so that later ones stand out as new. */
 static int tpctl_send_watch(tpc *c, const struct tpctl_args *a,
-			    const int64_t *ids, size_t n)
+			    const int64_t *ids, size_t n,
+			    struct tpctl_board *known)
 {
 	json_object *req = tp_request_new(TP_OP_WATCH, -1), *ans = NULL;
 	int rc = TPCTL_EXIT_OK;
@@ -189,8 +192,16 @@ static int tpctl_send_watch(tpc *c, const struct tpctl_args *a,
 	json_object_put(req);
 	if (a->json)
 		tpctl_print_json(ans);
-	if (strcmp(tpctl_ev_type(ans), "Watching") != 0)
+	if (strcmp(tpctl_ev_type(ans), "Watching") != 0) {
 		rc = tpctl_answer_fail(ans);
+	} else if (known) {
+		json_object *arr = NULL;
+		if (json_object_object_get_ex(ans, "ids", &arr) &&
+		    json_object_is_type(arr, json_type_array))
+			for (i = 0; i < json_object_array_length(arr); i++)
+				tpctl_board_row(known, json_object_get_int64(
+					json_object_array_get_idx(arr, i)));
+	}
 	json_object_put(ans);
 	return rc;
 }
@@ -213,7 +224,7 @@ int tpctl_wait_id(tpc *c, const struct tpctl_args *a, int64_t id,
 {
 	bool tty = !a->json && isatty(STDOUT_FILENO);
 	struct tpctl_board board = { 0 };
-	int rc = tpctl_send_watch(c, a, &id, 1);
+	int rc = tpctl_send_watch(c, a, &id, 1, NULL);
 
 	while (rc == TPCTL_EXIT_OK) {
 		json_object *ev = NULL;
@@ -299,7 +310,7 @@ int tpctl_cmd_watch(const struct tpctl_args *a)
 		return TPCTL_EXIT_UNREACHABLE;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tpctl_catch_interrupt();
-	rc = tpctl_send_watch(c, a, a->ids, a->n_ids);
+	rc = tpctl_send_watch(c, a, a->ids, a->n_ids, NULL);
 	while (rc == TPCTL_EXIT_OK && !tpctl_interrupted) {
 		json_object *ev = NULL;
 		struct tp_status st;
@@ -354,6 +365,12 @@ static void tpctl_explain_event(struct tpctl_board *b, json_object *ev)
 	if (strcmp(type, "StatusUpdate") == 0) {
 		if (tp_status_from_json(ev, &st) < 0)
 			return;
+		/* A torrent that was not there when the watch began has just
+		 * been created, by this user or (for root) by anyone. */
+		if (!tpctl_board_find(b, st.id))
+			printf("New torrent %lld created in %s/%s\n",
+			       (long long)st.id, st.save_path ? st.save_path : "?",
+			       st.name ? st.name : "?");
 		r = tpctl_board_row(b, st.id);
 		/* Only a change of the integer percent is news. */
 		if (r && r->last_pct != tpctl_percent(st.progress)) {
@@ -393,7 +410,7 @@ int tpctl_cmd_explain(const struct tpctl_args *a)
 		return TPCTL_EXIT_UNREACHABLE;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tpctl_catch_interrupt();
-	rc = tpctl_send_watch(c, a, NULL, 0);
+	rc = tpctl_send_watch(c, a, NULL, 0, &board);
 	while (rc == TPCTL_EXIT_OK && !tpctl_interrupted) {
 		json_object *ev = NULL;
 		int got = tpctl_next_event(c, &ev, true);

@@ -6,8 +6,11 @@ AlreadyDownloading (the existing id printed); 4 cannot reach the daemon.
 
 import os
 import re
+import select
+import signal
 import socket
 import subprocess
+import time
 
 import tpdtest as T
 from tpdtest import check, check_eq, describe, test
@@ -179,6 +182,56 @@ def test_one_daemon_per_socket(env):
     T.wait_until(hello_on_stale, 30, "a daemon started on a stale socket file to answer")
     check("removed stale socket" in open(d2.log, errors="replace").read(),
           "the daemon must log that it replaced the stale socket")
+
+
+@test
+def test_explain(env):
+    """`tpctl explain` speaks the seed's BasicTorrentExplainer: a status line
+    per integer percent, a line when a torrent appears, and when it closes."""
+    d = env.start_daemon()
+    with d.patron() as p:
+        old = p.expect("create", "NewTorrentCreated", magnet=_magnet("old")[0])["id"]
+    proc = subprocess.Popen([T.tpctl_bin(), "-s", d.sock, "explain"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, bufsize=0)
+    T._PROCS.append(proc)
+    seen = []
+    buf = [b""]
+
+    def line_matching(pattern, what):
+        # Raw reads: a buffered reader would hide lines from select().
+        deadline = time.monotonic() + 20
+        while True:
+            while b"\n" in buf[0]:
+                line, buf[0] = buf[0].split(b"\n", 1)
+                seen.append(line.decode())
+                if re.fullmatch(pattern, seen[-1]):
+                    return seen[-1]
+            left = deadline - time.monotonic()
+            check(left > 0, "tpctl explain never printed %s; it printed %r" % (what, seen))
+            r, _, _ = select.select([proc.stdout], [], [], left)
+            if r:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                check(chunk != b"", "tpctl explain ended early; it printed %r" % seen)
+                buf[0] += chunk
+
+    line_matching(r"Torrent %d status : 0%%" % old, "the status of the existing torrent")
+    data = env.path("song.ogg")
+    T.write_random_file(data, 30000)
+    with d.patron() as p:
+        ev = p.call("seed", path=data, trackers=["http://127.0.0.1:9/announce"],
+                    torrent_out=env.path("song.torrent"))
+        check_eq(ev.get("type"), "NewTorrentCreated", "seed")
+        new = ev["id"]
+        line_matching(r"New torrent %d created in %s" % (new, re.escape(data)),
+                      "the new torrent's line")
+        line_matching(r"Torrent %d status : 100%%" % new, "the new torrent at 100%")
+        p.expect("close", "Closed", id=new)
+        line_matching(r"Closed torrent %d" % new, "the close")
+    proc.send_signal(signal.SIGINT)
+    check_eq(proc.wait(timeout=20), 0, "exit status of tpctl explain after Ctrl-C")
+    check(not any("New torrent %d " % old in l for l in seen),
+          "explain announced the torrent that existed before it started: %r" % seen)
 
 
 if __name__ == "__main__":
