@@ -10,6 +10,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
+TP_VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' common/proto.h)
 DESTDIR ?=
 BUILD ?= build
 
@@ -131,6 +132,12 @@ install: all
 	install -m 755 $(BUILD)/tpctl $(DESTDIR)$(PREFIX)/bin/tpctl
 	install -m 644 client/tpclient.h $(DESTDIR)$(PREFIX)/include/tpclient.h
 	install -m 644 $(BUILD)/libtpclient.a $(DESTDIR)$(PREFIX)/lib/libtpclient.a
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf '%s\n' 'prefix=$(PREFIX)' 'Name: tpclient' \
+		'Description: client library for the tpd BitTorrent daemon' \
+		'Version: $(TP_VERSION)' 'Requires: json-c libcrypto' \
+		'Cflags: -I$${prefix}/include' 'Libs: -L$${prefix}/lib -ltpclient' \
+		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/tpclient.pc
 	install -m 644 man/tpd.8 $(DESTDIR)$(PREFIX)/share/man/man8/tpd.8
 	install -m 644 man/tpctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
@@ -149,6 +156,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tpd $(DESTDIR)$(PREFIX)/bin/tpctl \
 		$(DESTDIR)$(PREFIX)/include/tpclient.h \
 		$(DESTDIR)$(PREFIX)/lib/libtpclient.a \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/tpclient.pc \
 		$(DESTDIR)$(PREFIX)/share/man/man8/tpd.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man1/tpctl.1 \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.service \

@@ -13,6 +13,7 @@
   library, man pages and systemd files, and `man -l` renders both pages.
 """
 
+import json
 import os
 import re
 import select
@@ -295,6 +296,7 @@ EXPECTED_INSTALL = {
     "usr/bin/tpctl": 0o755,
     "usr/include/tpclient.h": 0o644,
     "usr/lib/libtpclient.a": 0o644,
+    "usr/lib/pkgconfig/tpclient.pc": 0o644,
     "usr/share/man/man8/tpd.8": 0o644,
     "usr/share/man/man1/tpctl.1": 0o644,
     "usr/lib/systemd/system/tpd.service": 0o644,
@@ -345,6 +347,29 @@ def test_make_install(env):
               "man -l %s: %s" % (rel, describe(r)))
         check(name.upper() in r.stdout and len(r.stdout.splitlines()) > 20,
               "man -l %s rendered almost nothing: %r" % (rel, r.stdout[:500]))
+
+    # The installed library and header serve a C patron built the way the
+    # README says (client/examples/add.c, through pkg-config).
+    pc = dict(os.environ, PKG_CONFIG_PATH=os.path.join(dest, "usr/lib/pkgconfig"),
+              PKG_CONFIG_SYSROOT_DIR=dest)
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "tpclient"], env=pc,
+                           capture_output=True, text=True, timeout=30)
+    check(flags.returncode == 0, "pkg-config tpclient: " + describe(flags))
+    exe = env.path("add")
+    # Under `make test-asan` the library is instrumented: link alike.
+    san = os.environ.get("SAN", "").split()
+    r = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror"] + san
+                       + [os.path.join(T.REPO, "client/examples/add.c"), "-o", exe]
+                       + flags.stdout.split(), capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "building client/examples/add.c: " + describe(r))
+    d = env.start_daemon()
+    magnet = "magnet:?xt=urn:btih:%s&dn=example" % os.urandom(20).hex()
+    r = subprocess.run([exe, magnet], env=dict(os.environ, TPD_SOCKET=d.sock),
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "client/examples/add: " + describe(r))
+    ev = json.loads(r.stdout)
+    check_eq((ev.get("type"), ev.get("name")), ("NewTorrentCreated", "example"),
+             "answer printed by client/examples/add")
 
     # make uninstall takes back every file make install put down.
     r = subprocess.run(["make", "-s", "uninstall", "DESTDIR=" + dest, "PREFIX=/usr",
