@@ -33,48 +33,6 @@ LIST_DEADLINE = 2.0
 
 
 # --------------------------------------------------------------------------
-# A concurrent well-behaved patron
-
-class _Lister(threading.Thread):
-    """Sends `list` every few ms on its own connection; every answer must
-    arrive within LIST_DEADLINE seconds."""
-
-    def __init__(self, sock):
-        super().__init__(daemon=True)
-        self.p = Patron(sock, timeout=LIST_DEADLINE)
-        self.stop_ev = threading.Event()
-        self.error = None
-        self.count = 0
-        self.worst = 0.0
-
-    def run(self):
-        try:
-            while not self.stop_ev.is_set():
-                t0 = time.monotonic()
-                ev = self.p.call("list", timeout=LIST_DEADLINE)
-                dt = time.monotonic() - t0
-                if ev.get("type") != "List":
-                    raise T.TestFailure("list answered with %s" % T._short(ev))
-                self.worst = max(self.worst, dt)
-                self.count += 1
-                # Pace the loop (a bounded wait, not a synchronisation).
-                self.stop_ev.wait(0.005)
-        except Exception as e:  # reported by finish()
-            self.error = "%s: %s" % (type(e).__name__, e)
-        finally:
-            self.p.close()
-
-    def finish(self):
-        self.stop_ev.set()
-        self.join(10)
-        check(not self.is_alive(), "the listing patron did not stop")
-        check(self.error is None,
-              "well-behaved patron (list every 5 ms, %d answers so far): %s"
-              % (self.count, self.error))
-        check(self.count > 0, "the listing patron got no answer at all")
-
-
-# --------------------------------------------------------------------------
 # Torrents built by hand
 
 def _pieces(content, plen):
@@ -376,7 +334,7 @@ def _run_corpus(p, corpus):
 @test
 def test_hostile_corpus(env):
     d = env.start_daemon()
-    lister = _Lister(d.sock)
+    lister = T.Lister(d.sock, LIST_DEADLINE)
     lister.start()
     corpus = _corpus(env, "4" * 40)
     check(len(corpus) >= 40, "corpus too small (%d)" % len(corpus))
@@ -401,7 +359,7 @@ def test_many_files_torrent(env):
     """A torrent of 10,000 one-byte files: created (or refused) promptly,
     while a well-behaved patron keeps its 2 s deadline."""
     d = env.start_daemon()
-    lister = _Lister(d.sock)
+    lister = T.Lister(d.sock, LIST_DEADLINE)
     lister.start()
     try:
         files = [(["d%02d" % (i // 1000), "f%05d" % i], bytes([i % 256])) for i in range(10000)]

@@ -48,43 +48,6 @@ def _fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-class _Lister(threading.Thread):
-    """`list` every `pace` seconds on its own connection; each answer must
-    come within LIST_DEADLINE."""
-
-    def __init__(self, sock, pace):
-        super().__init__(daemon=True)
-        self.p = Patron(sock, timeout=LIST_DEADLINE)
-        self.pace = pace
-        self.stop_ev = threading.Event()
-        self.error = None
-        self.count = 0
-        self.worst = 0.0
-
-    def run(self):
-        try:
-            while not self.stop_ev.is_set():
-                t0 = time.monotonic()
-                ev = self.p.call("list", timeout=LIST_DEADLINE)
-                self.worst = max(self.worst, time.monotonic() - t0)
-                if ev.get("type") != "List":
-                    raise T.TestFailure("list answered with %s" % T._short(ev))
-                self.count += 1
-                self.stop_ev.wait(self.pace)  # pacing, not synchronisation
-        except Exception as e:
-            self.error = "%s: %s" % (type(e).__name__, e)
-        finally:
-            self.p.close()
-
-    def finish(self):
-        self.stop_ev.set()
-        self.join(10)
-        check(self.error is None,
-              "well-behaved patron (%d list answers, worst %.2f s): %s"
-              % (self.count, self.worst, self.error))
-        check(self.count > 0, "the listing patron got no answer")
-
-
 def _torrent(name, content, plen=16384):
     pieces = b"".join(hashlib.sha1(content[o:o + plen]).digest()
                       for o in range(0, len(content), plen))
@@ -214,7 +177,7 @@ def test_slow_patron(env):
     pid = d.proc.pid
     ids, b64s = _make_seeded(env, d, N_TORRENTS)
     rss = [_rss_mib(pid)]
-    lister = _Lister(d.sock, pace=0.02)
+    lister = T.Lister(d.sock, LIST_DEADLINE, pace=0.02)
     toggler = _Toggler(d.sock, ids)
     slow = _SlowPatron(d.sock, b64s)
     lister.start()
@@ -372,7 +335,7 @@ def test_thousand_connections(env):
     with d.patron() as p:
         p.expect("hello", "Hello")
         base_fds = _fd_count(pid)
-        lister = _Lister(d.sock, pace=0.005)
+        lister = T.Lister(d.sock, LIST_DEADLINE, pace=0.005)
         lister.start()
         try:
             t0 = time.monotonic()

@@ -443,6 +443,46 @@ class Patron:
         return ev["torrents"]
 
 
+class Lister(threading.Thread):
+    """A well-behaved patron: `list` every `pace` seconds on its own
+    connection, each answer due within `deadline` seconds.  finish() stops
+    it and fails the test if an answer was late, wrong or missing."""
+
+    def __init__(self, sock, deadline=2.0, pace=0.005):
+        super().__init__(daemon=True)
+        self.p = Patron(sock, timeout=deadline)
+        self.deadline = deadline
+        self.pace = pace
+        self.stop_ev = threading.Event()
+        self.error = None
+        self.count = 0
+        self.worst = 0.0
+
+    def run(self):
+        try:
+            while not self.stop_ev.is_set():
+                t0 = time.monotonic()
+                ev = self.p.call("list", timeout=self.deadline)
+                self.worst = max(self.worst, time.monotonic() - t0)
+                if ev.get("type") != "List":
+                    raise TestFailure("list answered with %s" % _short(ev))
+                self.count += 1
+                self.stop_ev.wait(self.pace)  # pacing, not synchronisation
+        except Exception as e:  # reported by finish()
+            self.error = "%s: %s" % (type(e).__name__, e)
+        finally:
+            self.p.close()
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join(10)
+        check(not self.is_alive(), "the listing patron did not stop")
+        check(self.error is None,
+              "well-behaved patron (list every %.3f s, %d answers, worst %.2f s): %s"
+              % (self.pace, self.count, self.worst, self.error))
+        check(self.count > 0, "the listing patron got no answer at all")
+
+
 def json_lines(text, what="tpctl --json output"):
     """Parses text that must be JSON objects, one a line, each with a type."""
     evs = []
