@@ -666,11 +666,8 @@ void lts_added_free(struct lts_added *a)
 
 int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err)
 {
-	try {
-		lts_entry *e = lts_find(s, id, err);
-		if (e == nullptr)
-			return -1;
-		lt::torrent_handle h = e->handle;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &ref) {
+		lt::torrent_handle h = ref; /* ref dies with its map entry */
 		s->by_handle.erase(h);
 		s->by_id.erase(id);
 		if (s->removed.size() >= LTS_MAX_REMOVED)
@@ -678,13 +675,7 @@ int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err)
 		s->removed.emplace_back(h, id);
 		s->ses->remove_torrent(h, delete_files ? lt::session::delete_files
 						       : lt::remove_flags_t{});
-		return 0;
-	} catch (std::exception const &e) {
-		lts_set_err(err, e.what());
-	} catch (...) {
-		lts_set_unknown(err);
-	}
-	return -1;
+	});
 }
 
 int lts_pause(lts_session *s, int64_t id, char **err)

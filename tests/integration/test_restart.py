@@ -90,6 +90,18 @@ def _kept(st):
     return {k: st.get(k) for k in KEPT}
 
 
+def _pushed_statuses(watcher):
+    """Every StatusUpdate pushed to the watcher so far (until 0.3 s pass
+    without another)."""
+    seen = []
+    while True:
+        try:
+            seen.append(watcher.next(lambda e: e.get("type") == "StatusUpdate",
+                                     timeout=0.3, what="more StatusUpdates"))
+        except T.TestFailure:
+            return seen
+
+
 def _stop(d):
     problems = d.stop()
     check(not problems, "; ".join(problems) + "\n" + T.tail(d.log, 20))
@@ -270,15 +282,7 @@ def test_clean_restart_keeps_everything(env):
     try:
         check_eq(watcher.answer("w0").get("type"), "Watching", "answer to watch")
         after = _wait_all_settled(env, d2, ids, before)
-        # Everything pushed to the watcher up to now.
-        seen = []
-        while True:
-            try:
-                ev = watcher.next(lambda e: e.get("type") == "StatusUpdate", timeout=0.3,
-                                  what="more StatusUpdates")
-            except T.TestFailure:
-                break
-            seen.append(ev)
+        seen = _pushed_statuses(watcher)
     finally:
         watcher.close()
 
@@ -327,13 +331,7 @@ def test_kill9_restart_keeps_everything(env):
     try:
         check_eq(watcher.answer("w0").get("type"), "Watching", "answer to watch")
         after = _wait_all_settled(env, d2, ids, before)
-        seen = []
-        while True:
-            try:
-                seen.append(watcher.next(lambda e: e.get("type") == "StatusUpdate",
-                                         timeout=0.3, what="more StatusUpdates"))
-            except T.TestFailure:
-                break
+        seen = _pushed_statuses(watcher)
     finally:
         watcher.close()
     for role, tid in sorted(ids.items()):
