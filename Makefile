@@ -7,6 +7,7 @@
 #   make test-asan  the same suites built with ASan/UBSan
 #   make demo       a two-daemon swarm on loopback
 #   make bench      side-by-side timings
+#   make test-fresh make test from a clean clone in a new Debian 12 root
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -20,16 +21,28 @@ OPT ?= -O2 -g
 SAN ?=
 WARN := -Wall -Wextra -Werror
 PKGS := json-c libcurl libsystemd libcrypto
+# What tpctl and libtpclient's users link: the protocol needs nothing more.
+CLIENT_PKGS := json-c libcrypto
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LT_CFLAGS := $(shell pkg-config --cflags libtorrent-rasterbar 2>/dev/null)
-LT_LIBS := $(shell pkg-config --libs libtorrent-rasterbar 2>/dev/null)
+# pkg-config is asked when a recipe first needs a flag, not when this file is
+# read: `make test` on a fresh machine reads it before `make deps` has
+# installed pkg-config and the -dev packages.  A library pkg-config cannot
+# find stops the build with its name instead of a link that lacks it.
+pkg_flags = $(if $(shell command -v pkg-config),,$(error pkg-config is not \
+	installed: run `make deps`))$(foreach p,$(2),$(if $(shell pkg-config \
+	--exists $(p) && echo y),,$(error pkg-config cannot find $(p): run \
+	`make deps`, or install its -dev package)))$(shell pkg-config $(1) $(2))
+# Each is looked up once per make, on first use.
+lazy = $(eval $(1) := $$(call pkg_flags,$(2),$(3)))$($(1))
+PKG_CFLAGS = $(call lazy,PKG_CFLAGS,--cflags,$(PKGS))
+PKG_LIBS = $(call lazy,PKG_LIBS,--libs,$(PKGS))
+CLIENT_LIBS = $(call lazy,CLIENT_LIBS,--libs,$(CLIENT_PKGS))
+LT_CFLAGS = $(call lazy,LT_CFLAGS,--cflags,libtorrent-rasterbar)
+LT_LIBS = $(call lazy,LT_LIBS,--libs,libtorrent-rasterbar)
 
 CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -Iclient -Idaemon
-CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(SAN) -pthread $(PKG_CFLAGS) $(CPPFLAGS_ALL)
-CXXFLAGS_ALL := -std=c++17 $(WARN) $(OPT) $(SAN) -pthread $(LT_CFLAGS) $(CPPFLAGS_ALL)
-LDLIBS_ALL := $(LT_LIBS) $(PKG_LIBS) -lpthread
+CFLAGS_ALL = -std=c11 $(WARN) $(OPT) $(SAN) -pthread $(PKG_CFLAGS) $(CPPFLAGS_ALL)
+CXXFLAGS_ALL = -std=c++17 $(WARN) $(OPT) $(SAN) -pthread $(LT_CFLAGS) $(CPPFLAGS_ALL)
 
 COMMON_SRC := $(wildcard common/*.c)
 CLIENTLIB_SRC := client/tpclient.c
@@ -48,8 +61,14 @@ DAEMON_LIB_OBJ := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 SHIM_OBJ := $(call obj,$(SHIM_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+# Unit tests that reach the engine link libtorrent; the rest link only the
+# daemon's and the client's objects they use (pulled from archives).
+UNIT_LT := test_service test_shim
+
 .PHONY: all deps run test test-unit test-integration test-asan demo bench \
-	install uninstall clean fuzz test-valgrind
+	install uninstall clean fuzz test-valgrind test-fresh \
+	run-built test-built demo-built bench-built test-asan-built \
+	test-valgrind-built fuzz-built test-fresh-built
 
 all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/libtpclient.a
 
@@ -65,27 +84,44 @@ $(BUILD)/libtpclient.a: $(CLIENTLIB_OBJ) $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The daemon's modules but main and the shim, for the unit tests.
+$(BUILD)/libtpd.a: $(DAEMON_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/tpd: $(DAEMON_OBJ) $(SHIM_OBJ) $(COMMON_OBJ)
-	$(CXX) $(SAN) -pthread -o $@ $^ $(LDLIBS_ALL)
+	$(CXX) $(SAN) -pthread -o $@ $^ $(LT_LIBS) $(PKG_LIBS)
 
 $(BUILD)/tpctl: $(TPCTL_OBJ) $(BUILD)/libtpclient.a
-	$(CC) $(SAN) -pthread -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(SAN) -pthread -o $@ $^ $(CLIENT_LIBS) -lm
 
-# Unit tests link the daemon's pure modules (everything but main and the
-# shim's session use) with cmocka.
-$(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB_OBJ) $(SHIM_OBJ) $(COMMON_OBJ) $(CLIENTLIB_OBJ)
+.PRECIOUS: $(BUILD)/obj/tests/unit/%.o
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-unused-parameter -c $< -o $@.o
-	$(CXX) $(SAN) -pthread -o $@ $@.o $(DAEMON_LIB_OBJ) $(SHIM_OBJ) $(COMMON_OBJ) $(CLIENTLIB_OBJ) $(LDLIBS_ALL) -lcmocka
+	$(CC) $(CFLAGS_ALL) -Wno-unused-parameter -MMD -MP -c $< -o $@
+
+$(addprefix $(BUILD)/tests/,$(UNIT_LT)): $(SHIM_OBJ)
+$(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_LIBS = $(SHIM_OBJ) $(LT_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libtpd.a $(BUILD)/libtpclient.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(SAN) -pthread -o $@ $< $(BUILD)/libtpd.a $(BUILD)/libtpclient.a \
+		$(UNIT_LIBS) $(PKG_LIBS) -lcmocka -lm
 
 deps:
 	@sh tests/deps.sh
 
-run: deps all
+# These install the packages first, then run make again for the rest: this
+# file's pkg-config look-ups must see what deps installed, and a recipe keeps
+# the order under -j.  NAME-built is NAME without the installation.
+run test demo bench test-asan test-valgrind fuzz test-fresh:
+	@sh tests/deps.sh
+	@$(MAKE) --no-print-directory $@-built
+
+run-built: all
 	@mkdir -p run var/downloads
 	$(BUILD)/tpd -s run/tpd.sock -d var --download-dir var/downloads --log-level info
 
-test: deps all $(UNIT_BIN)
+test-built: all $(UNIT_BIN)
 	@sh tests/run-tests.sh $(BUILD)
 
 test-unit: all $(UNIT_BIN)
@@ -99,7 +135,7 @@ ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # The whole suite against binaries built with ASan/UBSan.  OPT and SAN are
 # exported so that a make run by a test (make install) builds alike.
-test-asan: deps
+test-asan-built:
 	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" SAN="$(ASAN_SAN)" \
 		all build-asan/tests/.unit
 	OPT="$(ASAN_OPT)" SAN="$(ASAN_SAN)" \
@@ -108,20 +144,25 @@ test-asan: deps
 		sh tests/run-tests.sh build-asan
 
 # libFuzzer targets (clang); FUZZ_SECONDS per target, default 60.
-fuzz: deps
+fuzz-built:
 	$(MAKE) -f tests/fuzz/fuzz.mk fuzz
 
 # tpd under valgrind: no error and no definite leak at shutdown.
-test-valgrind: deps all
+test-valgrind-built: all
 	sh tests/valgrind.sh $(BUILD)
+
+# A clean clone's `make test` in a new minimal Debian 12 root, so that a
+# missing install step cannot hide behind this machine's packages.
+test-fresh-built:
+	@sh tests/fresh.sh
 
 build-asan/tests/.unit: $(UNIT_BIN)
 	@touch $@
 
-demo: deps all
+demo-built: all
 	@sh tests/demo.sh $(BUILD)
 
-bench: deps all
+bench-built: all
 	@sh bench/run.sh $(BUILD)
 
 install: all
@@ -135,7 +176,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	printf '%s\n' 'prefix=$(PREFIX)' 'Name: tpclient' \
 		'Description: client library for the tpd BitTorrent daemon' \
-		'Version: $(TP_VERSION)' 'Requires: json-c libcrypto' \
+		'Version: $(TP_VERSION)' 'Requires: $(CLIENT_PKGS)' \
 		'Cflags: -I$${prefix}/include' 'Libs: -L$${prefix}/lib -ltpclient' \
 		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/tpclient.pc
 	install -m 644 man/tpd.8 $(DESTDIR)$(PREFIX)/share/man/man8/tpd.8
@@ -166,6 +207,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tpd
 
 clean:
-	rm -rf build build-asan
+	rm -rf $(BUILD) build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

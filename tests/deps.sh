@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config g++ libtorrent-rasterbar-dev libjson-c-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libcmocka-dev opentracker
 aria2 mktorrent jq valgrind python3 util-linux systemd curl clang
-libclang-rt-14-dev man-db python3-libtorrent"
+libclang-rt-14-dev man-db python3-libtorrent debootstrap"
 
 missing=""
 for p in $PKGS; do
@@ -24,6 +24,10 @@ echo "make deps: installing$missing"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+# Another apt (a second make in another tree) holds the lock for a while:
+# wait for it rather than fail.
+LOCK="-o DPkg::Lock::Timeout=900"
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+$SUDO apt-get $LOCK update -q
+# shellcheck disable=SC2086
+$SUDO apt-get $LOCK install -y -q --no-install-recommends $missing

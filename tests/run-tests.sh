@@ -11,9 +11,11 @@
 # under a timeout; a file that crashes, times out or exits non-zero without
 # reporting a failure counts as one failed test.  Daemon logs and test
 # directories live under one temporary directory, removed when everything
-# passed and kept (its path printed) otherwise.  The last line is always
-# `N passed, N failed`; the exit status is non-zero if any test failed or
-# none ran.
+# passed and kept (its path printed) otherwise.  A test that cannot run here
+# (`skip NAME: reason` from the harness, cmocka's SKIPPED) is counted as
+# skipped, never as passed, and listed with its reason before the last line,
+# which is always `N passed, N failed, N skipped`; the exit status is non-zero
+# if any test failed or none passed.
 set -u
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -45,6 +47,9 @@ export TPD_TEST_TMP TPD_BUILD PYTHONDONTWRITEBYTECODE
 
 passed=0
 failed=0
+skipped=0
+SKIPS="$TMP/skipped"
+: >"$SKIPS"
 
 # Runs "$@" under the timeout, showing its output live and keeping a copy in
 # $TMP/$1's name.out; sets $rc and $out.
@@ -79,6 +84,8 @@ count_unit() {
 		echo "FAIL $name: exit status $rc"
 		f=1
 	fi
+	# Each skipped case is printed as it runs and again in the summary.
+	sed -n "s/^\[  SKIPPED \] \([^ ]*\)\$/$name: \1/p" "$out" | sort -u >>"$SKIPS"
 	passed=$((passed + p))
 	failed=$((failed + f))
 }
@@ -93,6 +100,7 @@ count_integration() {
 	if [ "$rc" = 0 ] && [ "$f" != 0 ]; then
 		echo "FAIL $name: reported failures but exited 0"
 	fi
+	sed -n "s/^skip \(.*\)/$name: \1/p" "$out" >>"$SKIPS"
 	passed=$((passed + p))
 	failed=$((failed + f))
 }
@@ -116,10 +124,15 @@ if [ "$WHAT" != unit ]; then
 	done
 fi
 
+skipped=$(grep -c . "$SKIPS")
+if [ "$skipped" -gt 0 ]; then
+	echo "skipped (could not run here):"
+	sed 's/^/  /' "$SKIPS"
+fi
 if [ "$failed" = 0 ] && [ "$passed" -gt 0 ]; then
 	rm -rf "$TMP"
 else
 	echo "test output and logs kept in $TMP"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
