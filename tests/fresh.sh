@@ -82,6 +82,10 @@ fi
 mkdir "$ROOT"
 tar -C "$ROOT" -xf "$TARBALL"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# debootstrap leaves no /etc/hosts; Debian's installer writes this one, so
+# every installed machine can resolve localhost.
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+	>"$ROOT/etc/hosts"
 git clone -q "$SRC" "$ROOT/root/tpd"
 echo "fresh.sh: clean clone of $(git -C "$ROOT/root/tpd" rev-parse --short HEAD) in a new $SUITE root ($(($(date +%s) - start)) s)"
 
