@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "proto.h"
 
 tpc *tpctl_connect(const struct tpctl_args *a)
@@ -30,11 +31,45 @@ int tpctl_call(tpc *c, json_object *req, json_object **answer)
 	char *err = NULL;
 	int rc = tpc_call(c, req, -1, answer, &err);
 
-	if (rc > 0)
+	if (rc > 0) {
+		tpctl_ev_clean(*answer);
 		return 0;
+	}
 	fprintf(stderr, "tpctl: %s\n", err ? err : "interrupted");
 	free(err);
 	return -1;
+}
+
+void tpctl_ev_clean(json_object *ev)
+{
+	switch (json_object_get_type(ev)) {
+	case json_type_string: {
+		const char *s = json_object_get_string(ev);
+		size_t n = (size_t)json_object_get_string_len(ev);
+		char *safe;
+
+		if (!tp_escape_needed(s, n))
+			return;
+		safe = tp_escape(s, n);
+		/* Out of memory: blank it rather than print it raw. */
+		json_object_set_string(ev, safe ? safe : "?");
+		free(safe);
+		return;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(ev); i++)
+			tpctl_ev_clean(json_object_array_get_idx(ev, i));
+		return;
+	case json_type_object: {
+		json_object_object_foreach(ev, key, val) {
+			(void)key;
+			tpctl_ev_clean(val);
+		}
+		return;
+	}
+	default:
+		return;
+	}
 }
 
 const char *tpctl_ev_str(json_object *ev, const char *key)

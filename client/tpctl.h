@@ -104,6 +104,10 @@ tpctl_handler tpctl_cmd_add, tpctl_cmd_seed, tpctl_cmd_close,
 tpc *tpctl_connect(const struct tpctl_args *a);
 /* tpc_call() with the error printed; -1 means exit 4. */
 int tpctl_call(tpc *c, json_object *req, json_object **answer);
+/* Escapes (escape.h) every string inside a received event, in place, so
+ * that names chosen by other people print no control byte.  The event
+ * still prints as received for --json: its text is kept aside. */
+void tpctl_ev_clean(json_object *ev);
 /* The event's "type", or "" when it has none. */
 const char *tpctl_ev_type(json_object *ev);
 const char *tpctl_ev_str(json_object *ev, const char *key);

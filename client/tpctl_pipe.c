@@ -481,6 +481,7 @@ static int pipe_read_daemon(struct pipe_state *ps)
 	while ((rc = tpc_recv(ps->c, 0, &ev, &err)) > 0) {
 		if (ps->a->json)
 			tpctl_print_json(ev);
+		tpctl_ev_clean(ev);
 		rc = pipe_on_event(ps, ev);
 		json_object_put(ev);
 		if (rc < 0)

@@ -213,6 +213,9 @@ static int tpctl_next_event(tpc *c, json_object **ev, bool quiet)
 	char *err = NULL;
 	int rc = tpc_recv(c, TPCTL_WATCH_POLL_MS, ev, &err);
 
+	if (rc > 0)
+		tpctl_ev_clean(*ev);
+
 	if (rc < 0 && !quiet)
 		fprintf(stderr, "tpctl: %s\n", err ? err : "connection lost");
 	free(err);

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "codec.h"
+#include "escape.h"
+#include "utf8.h"
 
 /* Nesting deeper than this is refused by the tokenizer; no request needs
  * more than three levels (object, array, scalar). */
@@ -461,54 +463,6 @@ static int proto_parse_watch(struct proto_ctx *c)
 
 /* ---- the request line --------------------------------------------------- */
 
-/* Returns the offset of the first byte that is not part of well-formed
- * UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
- * U+10FFFF), or len if all is well.  json-c's own check lets overlong
- * forms and encoded surrogates through. */
-static size_t proto_utf8_check(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		unsigned char lo = 0x80, hi = 0xBF;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF)
-			n = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-			n = 2;
-		else if (c >= 0xF0 && c <= 0xF4)
-			n = 3;
-		else
-			return i;
-		/* The second byte's range rules out overlongs (E0, F0),
-		 * surrogates (ED) and code points past U+10FFFF (F4). */
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-		else if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-		if (len - i <= n)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if (s[i + k] < lo || s[i + k] > hi)
-				return i;
-			lo = 0x80;
-			hi = 0xBF;
-		}
-		i += n + 1;
-	}
-	return len;
-}
-
 /* Tokenizes the whole line into one JSON value.  Returns 0 with *out set
  * (NULL for a JSON null), or -1 with err filled. */
 static int proto_tokenize(const char *line, size_t len, json_object **out,
@@ -530,7 +484,7 @@ static int proto_tokenize(const char *line, size_t len, json_object **out,
 		;
 	if (i == len)
 		return proto_fail(err, TP_ERR_BAD_REQUEST, "empty request");
-	i = proto_utf8_check((const unsigned char *)line, len);
+	i = tp_utf8_check(line, len);
 	if (i < len)
 		return proto_fail(err, TP_ERR_BAD_REQUEST,
 				  "request is not valid UTF-8 (byte %zu)", i);
@@ -538,7 +492,7 @@ static int proto_tokenize(const char *line, size_t len, json_object **out,
 	if (!tok)
 		return proto_oom(err);
 	/* Strict refuses trailing commas and garbage after the value; json-c's
-	 * UTF-8 check is kept as a second line behind proto_utf8_check(). */
+	 * UTF-8 check is kept as a second line behind tp_utf8_check(). */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 				    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, line, (int)len);
@@ -637,6 +591,7 @@ static const struct proto_op_entry *proto_find_op(struct proto_ctx *c)
 {
 	json_object *v;
 	const char *name;
+	char *quoted;
 	size_t len, i;
 
 	if (!json_object_object_get_ex(c->root, "op", &v)) {
@@ -655,9 +610,17 @@ static const struct proto_op_entry *proto_find_op(struct proto_ctx *c)
 		if (strlen(proto_ops[i].name) == len &&
 		    memcmp(proto_ops[i].name, name, len) == 0)
 			return &proto_ops[i];
-	proto_fail(c->err, TP_ERR_UNKNOWN_OP, "unknown op \"%.*s%s\"",
-		   (int)proto_utf8_prefix(name, len, PROTO_OP_QUOTE_MAX), name,
+	/* Quoted escaped, so that a NUL or a control character inside the
+	 * name is shown rather than cutting or breaking the reason. */
+	quoted = tp_escape(name, proto_utf8_prefix(name, len,
+						   PROTO_OP_QUOTE_MAX));
+	if (!quoted) {
+		proto_oom(c->err);
+		return NULL;
+	}
+	proto_fail(c->err, TP_ERR_UNKNOWN_OP, "unknown op \"%s%s\"", quoted,
 		   len > PROTO_OP_QUOTE_MAX ? "..." : "");
+	free(quoted);
 	return NULL;
 }
 
@@ -945,10 +908,28 @@ char *tp_line(json_object *obj, size_t *len)
 	if (!s)
 		return NULL;
 	n = strlen(s);
-	line = malloc(n + 2);
-	if (!line)
-		return NULL;
-	memcpy(line, s, n);
+	/* Every string that can carry untrusted bytes (names, paths,
+	 * libtorrent's messages) is repaired where it enters the daemon; this
+	 * is the last guard of the promise that every line is UTF-8.  Only
+	 * strings can hold such bytes, and U+FFFD keeps a string a string. */
+	if (tp_utf8_check(s, n) != n) {
+		size_t fixed_len;
+		char *fixed = tp_utf8_sanitize(s, n, &fixed_len);
+
+		if (!fixed)
+			return NULL;
+		line = realloc(fixed, fixed_len + 2);
+		if (!line) {
+			free(fixed);
+			return NULL;
+		}
+		n = fixed_len;
+	} else {
+		line = malloc(n + 2);
+		if (!line)
+			return NULL;
+		memcpy(line, s, n);
+	}
 	line[n] = '\n';
 	line[n + 1] = '\0';
 	if (len)
