@@ -57,6 +57,8 @@ struct conn {
 	struct idmap coalesced;  /* id -> malloc'd status line not yet queued */
 	bool epollout;
 	bool closing;            /* stop reading; close once output is sent */
+	bool read_eof;           /* the patron half-closed: close once every
+	                            request is answered and sent */
 	bool dead;
 	bool flush_listed;
 	struct conn *next_flush;
@@ -354,6 +356,33 @@ static void conn_release_coalesced(struct server *srv, struct conn *c)
 	}
 }
 
+/* Whether requests may still come in: not after an oversize line nor
+ * after the patron's end of stream. */
+static bool conn_reading(const struct conn *c)
+{
+	return !c->closing && !c->read_eof;
+}
+
+/* Sets what epoll reports for the connection.  Once reading is over
+ * EPOLLIN is left out: end of stream stays readable for ever and would
+ * spin the loop; EPOLLHUP and EPOLLERR are reported regardless. */
+static void conn_set_events(struct server *srv, struct conn *c, bool out)
+{
+	struct epoll_event ev = {
+		.events = (conn_reading(c) ? EPOLLIN : 0) | (out ? EPOLLOUT : 0),
+		.data.ptr = &c->w};
+	epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+	c->epollout = out;
+}
+
+/* A half-closed patron is done once nothing is owed and all is sent. */
+static bool conn_finished(struct server *srv, const struct conn *c)
+{
+	if (c->closing)
+		return true;
+	return c->read_eof && service_conn_owed(srv->svc, c->id) == 0;
+}
+
 static void conn_flush(struct server *srv, struct conn *c)
 {
 	for (;;) {
@@ -378,24 +407,16 @@ static void conn_flush(struct server *srv, struct conn *c)
 			break;
 		conn_release_coalesced(srv, c);
 	}
-	if (c->closing) {
+	if (conn_finished(srv, c)) {
 		conn_kill(srv, c);
 		return;
 	}
-	if (c->epollout) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->w};
-		epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
-		c->epollout = false;
-	}
+	if (c->epollout)
+		conn_set_events(srv, c, false);
 	return;
 blocked:
-	if (!c->epollout) {
-		struct epoll_event ev = {
-			.events = (c->closing ? 0 : EPOLLIN) | EPOLLOUT,
-			.data.ptr = &c->w};
-		epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
-		c->epollout = true;
-	}
+	if (!c->epollout)
+		conn_set_events(srv, c, true);
 }
 
 static void conn_error(struct server *srv, struct conn *c,
@@ -431,6 +452,26 @@ static void conn_line(struct server *srv, struct conn *c, const char *line,
 	tp_request_free(&req);
 }
 
+/* The patron shut down its sending side (shutdown(SHUT_WR), or
+ * `printf ... | socat`): what it sent is still answered, a last line
+ * without its newline included, and the connection closes once every
+ * answer, also those the engine gives later, has been sent. */
+static void conn_read_eof(struct server *srv, struct conn *c)
+{
+	c->read_eof = true;
+	if (c->in_len > 0 && c->in_len <= srv->cfg.max_line)
+		conn_line(srv, c, c->in, c->in_len);
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+	if (c->dead)
+		return;
+	conn_set_events(srv, c, c->epollout);
+	log_debug("connection %llu: end of requests, %zu answers owed",
+		  (unsigned long long)c->id, service_conn_owed(srv->svc, c->id));
+	conn_want_flush(srv, c); /* closes at once when nothing is owed */
+}
+
 static void conn_read(struct server *srv, struct conn *c)
 {
 	for (int turn = 0; turn < SERVER_READS_PER_TURN; turn++) {
@@ -447,7 +488,7 @@ static void conn_read(struct server *srv, struct conn *c)
 		ssize_t n = recv(c->w.fd, c->in + c->in_len,
 				 c->in_cap - c->in_len, 0);
 		if (n == 0) {
-			conn_kill(srv, c);
+			conn_read_eof(srv, c);
 			return;
 		}
 		if (n < 0) {
@@ -491,10 +532,7 @@ static void conn_read(struct server *srv, struct conn *c)
 			free(c->in);
 			c->in = NULL;
 			c->in_len = c->in_cap = 0;
-			struct epoll_event ev = {.events = EPOLLOUT,
-						 .data.ptr = &c->w};
-			epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
-			c->epollout = true;
+			conn_set_events(srv, c, true);
 			return;
 		}
 	}
@@ -616,12 +654,12 @@ void server_run(struct server *srv)
 					continue;
 				if (evs[i].events & EPOLLOUT)
 					conn_flush(srv, c);
-				if (!c->dead && !c->closing &&
+				if (!c->dead && conn_reading(c) &&
 				    (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 					conn_read(srv, c);
-				if (!c->dead && c->closing &&
-				    (evs[i].events & (EPOLLHUP | EPOLLERR)))
-					conn_kill(srv, c);
+				else if (!c->dead &&
+					 (evs[i].events & (EPOLLHUP | EPOLLERR)))
+					conn_kill(srv, c); /* gone for good */
 			}
 		}
 		server_end_of_turn(srv);
