@@ -1055,8 +1055,15 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		svc_send(s, p->conn, out);
 		break;
 	case EV_FAILED:
-		svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
-			  ev->reason ? ev->reason : "the engine failed");
+		/* Lost a race with a close sent before it: the torrent was
+		 * there when the request came, and is gone now. */
+		if (!idmap_get(&s->torrents, ev->id))
+			svc_error(s, p->conn, p->tag, TP_ERR_NOT_FOUND,
+				  "no torrent %lld (closed meanwhile)",
+				  (long long)ev->id);
+		else
+			svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
+				  ev->reason ? ev->reason : "the engine failed");
 		break;
 	default:
 		break;
