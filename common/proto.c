@@ -20,6 +20,7 @@
 
 #include "codec.h"
 #include "escape.h"
+#include "jsonscan.h"
 #include "utf8.h"
 
 /* Nesting deeper than this is refused by the tokenizer; no request needs
@@ -547,8 +548,48 @@ static json_object *proto_null_tag(void)
 	return o;
 }
 
+static int proto_print_raw(json_object *jso, struct printbuf *pb, int level,
+			   int flags)
+{
+	(void)level;
+	(void)flags;
+	const char *text = json_object_get_userdata(jso);
+
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+/* A number tag is echoed as the very text the patron sent: json-c clamps
+ * integers beyond 64 bits (2^64 and 10^22 both become 2^64-1) and keeps
+ * no text of them, so its value could match two requests to one answer.
+ * The text is found in the line itself (jsonscan.h). */
+static int proto_number_tag(struct proto_ctx *c, const char *line,
+			    size_t len, json_object *v)
+{
+	size_t off, n;
+	char *text;
+	json_object *o;
+
+	if (tp_json_member(line, len, "tag", &off, &n) < 0 ||
+	    !tp_json_is_number(line + off, n))
+		return proto_fail(c->err, TP_ERR_BAD_REQUEST,
+				  "field \"tag\" must be a finite number");
+	text = strndup(line + off, n);
+	o = json_object_is_type(v, json_type_int) ?
+		json_object_new_int64(json_object_get_int64(v)) :
+		json_object_new_double(json_object_get_double(v));
+	if (!text || !o) {
+		free(text);
+		json_object_put(o);
+		return proto_oom(c->err);
+	}
+	json_object_set_serializer(o, proto_print_raw, text,
+				   json_object_free_userdata);
+	c->req->tag = o;
+	return 0;
+}
+
 /* Reads the tag before anything else so every later error can echo it. */
-static int proto_read_tag(struct proto_ctx *c)
+static int proto_read_tag(struct proto_ctx *c, const char *line, size_t len)
 {
 	json_object *v;
 
@@ -559,14 +600,9 @@ static int proto_read_tag(struct proto_ctx *c)
 	case json_type_array:
 		return proto_fail(c->err, TP_ERR_BAD_REQUEST,
 				  "field \"tag\" must be a scalar (string, number, boolean or null)");
+	case json_type_int:
 	case json_type_double:
-		/* json-c reads NaN and Infinity (and 1e999 overflows to
-		 * it); echoed back they would make our output not JSON. */
-		if (!isfinite(json_object_get_double(v)))
-			return proto_fail(c->err, TP_ERR_BAD_REQUEST,
-					  "field \"tag\" must be a finite number");
-		c->req->tag = json_object_get(v);
-		return 0;
+		return proto_number_tag(c, line, len, v);
 	case json_type_null:
 		c->req->tag = proto_null_tag();
 		return 0;
@@ -641,7 +677,7 @@ int tp_request_parse(const char *line, size_t len, struct tp_request *req,
 			   "request must be a JSON object");
 		goto fail;
 	}
-	if (proto_read_tag(&c) < 0)
+	if (proto_read_tag(&c, line, len) < 0)
 		goto fail;
 	op = proto_find_op(&c);
 	if (!op)
