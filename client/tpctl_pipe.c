@@ -502,8 +502,10 @@ static int pipe_loop(struct pipe_state *ps)
 			{ .fd = tpc_fd(ps->c), .events = POLLIN },
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
-		int n = poll(pfd, ps->in_eof ? 1 : 2, -1);
+		int n = poll(pfd, ps->in_eof ? 1 : 2, tpctl_time_left_ms());
 
+		if (n == 0 && tpctl_timed_out())
+			return TPCTL_EXIT_UNREACHABLE;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

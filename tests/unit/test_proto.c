@@ -547,9 +547,12 @@ static void test_bad_op(void **state)
 		    "\"op\" must be a string");
 	tp_bad_tag7("{\"op\":\"LIST\",\"tag\":7}", TP_ERR_UNKNOWN_OP, "LIST");
 	tp_bad_tag7("{\"op\":\"\",\"tag\":7}", TP_ERR_UNKNOWN_OP, NULL);
-	/* An op name with a NUL in it is not a prefix match. */
+	/* An op name with a NUL in it is not a prefix match, and the
+	 * reason shows all of it, the NUL escaped, not "list". */
 	tp_bad_tag7("{\"op\":\"list\\u0000x\",\"tag\":7}", TP_ERR_UNKNOWN_OP,
-		    NULL);
+		    "unknown op \"list\\x00x\"");
+	tp_bad_tag7("{\"op\":\"a\\u001b[2J\\nb\",\"tag\":7}", TP_ERR_UNKNOWN_OP,
+		    "unknown op \"a\\x1B[2J\\nb\"");
 }
 
 /* The exact Error line of the protocol's example session. */
