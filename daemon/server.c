@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "idmap.h"
@@ -46,6 +47,9 @@
  * a quarter of it is left. */
 #define SERVER_TRIM_BYTES ((size_t)16 * 1024 * 1024)
 #define SERVER_TRIM_CONNS 64
+/* malloc_trim walks the whole heap: at most once a second, so patrons
+ * that come and go in a loop do not pay for it on every turn. */
+#define SERVER_TRIM_EVERY_MS 1000
 
 enum watch_kind { WATCH_LISTEN, WATCH_CONN, WATCH_FD };
 
@@ -96,6 +100,7 @@ struct server {
 	size_t freed_bytes;      /* connection buffers freed since the last
 	                            malloc_trim() */
 	size_t peak_conns;       /* most connections open since then */
+	int64_t last_trim_ms;    /* CLOCK_MONOTONIC */
 	bool running;
 };
 
@@ -692,6 +697,33 @@ static void server_accept(struct server *srv)
 
 /* --- the loop -------------------------------------------------------------- */
 
+static int64_t server_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gives freed memory back to the kernel after a burst (see
+ * SERVER_TRIM_BYTES).  A burst not trimmed because the last trim was too
+ * recent is trimmed on a later turn: nothing is reset until it is done. */
+static void server_maybe_trim(struct server *srv)
+{
+	if (srv->conns.count > srv->peak_conns)
+		srv->peak_conns = srv->conns.count;
+	if (srv->freed_bytes < SERVER_TRIM_BYTES &&
+	    (srv->peak_conns < SERVER_TRIM_CONNS ||
+	     srv->conns.count > srv->peak_conns / 4))
+		return;
+	int64_t now = server_now_ms();
+	if (now - srv->last_trim_ms < SERVER_TRIM_EVERY_MS)
+		return;
+	srv->last_trim_ms = now;
+	srv->freed_bytes = 0;
+	srv->peak_conns = srv->conns.count;
+	malloc_trim(0);
+}
+
 static void server_end_of_turn(struct server *srv)
 {
 	while (srv->flush_list) {
@@ -706,15 +738,7 @@ static void server_end_of_turn(struct server *srv)
 		srv->dead_list = c->next_dead;
 		conn_free(srv, c);
 	}
-	if (srv->conns.count > srv->peak_conns)
-		srv->peak_conns = srv->conns.count;
-	if (srv->freed_bytes >= SERVER_TRIM_BYTES ||
-	    (srv->peak_conns >= SERVER_TRIM_CONNS &&
-	     srv->conns.count <= srv->peak_conns / 4)) {
-		srv->freed_bytes = 0;
-		srv->peak_conns = srv->conns.count;
-		malloc_trim(0);
-	}
+	server_maybe_trim(srv);
 }
 
 void server_run(struct server *srv)
