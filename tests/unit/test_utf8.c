@@ -78,6 +78,21 @@ static void test_check_offsets(void **state)
 	assert_false(tp_utf8_clean("a\0b", 3));
 	assert_true(tp_utf8_clean("\xF4\x8F\xBF\xBF", 4)); /* U+10FFFF */
 	assert_false(tp_utf8_clean("\xF4\x90\x80\x80", 4));
+
+	/* Long ASCII runs are skipped a word at a time: a bad byte at any
+	 * position, and a good multi-byte one, are still seen. */
+	char buf[100];
+	for (size_t pos = 0; pos < sizeof buf; pos++) {
+		memset(buf, 'a', sizeof buf);
+		buf[pos] = (char)0xFF;
+		assert_int_equal(tp_utf8_check(buf, sizeof buf), pos);
+		if (pos + 2 <= sizeof buf) {
+			memset(buf, 'a', sizeof buf);
+			memcpy(buf + pos, "\xC3\xA9", 2);
+			assert_int_equal(tp_utf8_check(buf, sizeof buf),
+					 sizeof buf);
+		}
+	}
 }
 
 static void test_seq_subparts(void **state)
