@@ -190,13 +190,13 @@ static void engine_on_status(void *ctx, const struct lts_status *st)
 	engine_emit(e, ev);
 }
 
-/* Pushes one torrent's status now rather than at the next tick. */
 static void engine_drain(struct engine *e);
 
-/* Emits the torrent's current status.  With `fence`, alerts already
- * queued are emitted first: lts_status_get() runs in libtorrent's network
- * thread after everything posted before it, so a state update taken
- * before a pause cannot come after (and undo) the status read here. */
+/* Pushes one torrent's status now rather than at the next tick.  With
+ * `fence`, alerts already queued are emitted first: lts_status_get() runs
+ * in libtorrent's network thread after everything posted before it, so a
+ * state update taken before a pause cannot come after (and undo) the
+ * status read here. */
 static void engine_push_status_ex(struct engine *e, int64_t id,
 				  bool completed, bool fence)
 {
