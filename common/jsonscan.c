@@ -73,16 +73,16 @@ static bool js_name_is(const char *s, size_t n, const char *key)
 
 	if (!memchr(s, '\\', n))
 		return n == klen + 2 && memcmp(s + 1, key, klen) == 0;
-	/* Escapes: let json-c decode the name, compared with its length so
-	 * that "ta\u0000g" is not "ta". */
+	/* Escapes: let json-c decode the name.  It is compared as the C
+	 * string json-c keeps as the member's name: json-c cuts a name at a
+	 * NUL, so "tag\u0000x" is its "tag", and must be ours too. */
 	tok = json_tokener_new();
 	if (!tok)
 		return false;
 	o = json_tokener_parse_ex(tok, s, (int)n);
 	json_tokener_free(tok);
 	same = o && json_object_is_type(o, json_type_string) &&
-	       (size_t)json_object_get_string_len(o) == klen &&
-	       memcmp(json_object_get_string(o), key, klen) == 0;
+	       strcmp(json_object_get_string(o), key) == 0;
 	json_object_put(o);
 	return same;
 }

@@ -15,9 +15,10 @@
 
 /* Finds the value of the top-level member named `key` in text[0..len),
  * which must be one JSON object that a strict parser has already accepted
- * (blanks around it allowed).  A name written with escapes ("t\u0061g")
- * counts as the name it stands for; when the name occurs more than once
- * the last one counts, as in json-c.  Returns 0 with the value's offset
+ * (blanks around it allowed).  Names are matched as json-c matches them:
+ * a name written with escapes ("t\u0061g") counts as the name it stands
+ * for, a name is cut at an escaped NUL ("tag\u0000x" is "tag"), and when
+ * the name occurs more than once the last one counts.  Returns 0 with the value's offset
  * and length, or -1 when there is no such member. */
 int tp_json_member(const char *text, size_t len, const char *key,
 		   size_t *off, size_t *n);

@@ -420,6 +420,10 @@ static void test_tag_exact_text(void **state)
 		"42");
 	tp_echo("{\"tag\":1,\"op\":\"list\",\"tag\":18446744073709551617}",
 		"18446744073709551617");
+	/* json-c cuts a member name at an escaped NUL: that member is its
+	 * "tag", so it is ours (found by the fuzzer). */
+	tp_echo("{\"op\":\"list\",\"tag\":2.5,\"tag\\u0000x\":-4707}",
+		"-4707");
 	/* A 10,000-digit integer. */
 	digits = malloc(10001);
 	assert_non_null(digits);
