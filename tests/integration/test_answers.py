@@ -182,5 +182,43 @@ def test_read_your_writes(env):
                              "paused in status on the same connection after %s" % op)
 
 
+@test
+def test_documented_ordering(env):
+    """The ordering rules of PROTOCOL.md: a watch's first StatusUpdates come
+    before the answer to a request sent after the watch; a status sent
+    right behind a close (one write) still shows the torrent, and once
+    Closed is sent it is not_found everywhere; an id not yet announced is
+    not_found at once."""
+    d = env.start_daemon(extra=["--tick", "5000"])
+    with d.patron() as a, d.patron() as b:
+        ids = [a.expect("create", "NewTorrentCreated", magnet=_magnet("o%d" % i)[0])["id"]
+               for i in range(3)]
+        b.send(b'{"op":"watch","tag":"w"}\n{"op":"list","tag":"l"}\n')
+        seen = []
+        while not any(e.get("tag") == "l" for e in seen):
+            seen.append(b._read_line(time.monotonic() + 20))
+        types = [(e.get("type"), e.get("tag"), e.get("id")) for e in seen]
+        check_eq(types[0][:2], ("Watching", "w"), "first event after watch+list")
+        ups = sorted(t[2] for t in types[1:-1] if t[0] == "StatusUpdate")
+        check_eq(ups, sorted(ids), "StatusUpdates between Watching and List: %s" % types)
+        check_eq(types[-1][:2], ("List", "l"), "last event")
+
+        tid = ids[0]
+        a.send(b'{"op":"close","tag":"c","id":%d}\n{"op":"status","tag":"s","id":%d}\n'
+               % (tid, tid))
+        st = a.answer("s")
+        check_eq((st.get("type"), st.get("id")), ("Status", tid),
+                 "status right behind an unanswered close")
+        check_eq(a.answer("c").get("type"), "Closed", "the close")
+        b.expect_error("status", "not_found", id=tid)
+        # Pipelined behind the create that will make it: not known yet.
+        m, _ = _magnet("ahead")
+        a.send(b'%s\n{"op":"status","tag":"ahead","id":%d}\n'
+               % (json.dumps({"op": "create", "tag": "mk", "magnet": m}).encode(),
+                  max(ids) + 1))
+        check_eq(a.answer("ahead").get("code"), "not_found", "status of an id not yet announced")
+        check_eq(a.answer("mk").get("id"), max(ids) + 1, "id of the create")
+
+
 if __name__ == "__main__":
     T.main()
