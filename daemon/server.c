@@ -47,8 +47,11 @@
  * a quarter of it is left. */
 #define SERVER_TRIM_BYTES ((size_t)16 * 1024 * 1024)
 #define SERVER_TRIM_CONNS 64
-/* malloc_trim walks the whole heap: at most once a second, so patrons
- * that come and go in a loop do not pay for it on every turn. */
+/* malloc_trim walks the whole heap: for freed bytes at most once a
+ * second, so a patron listing 10,000 torrents in a loop does not pay for
+ * it each time.  The end of a burst of connections is rare by nature (at
+ * least SERVER_TRIM_CONNS came since the last trim) and always trims, so
+ * the size after a storm does not depend on timing. */
 #define SERVER_TRIM_EVERY_MS 1000
 
 enum watch_kind { WATCH_LISTEN, WATCH_CONN, WATCH_FD };
@@ -705,18 +708,18 @@ static int64_t server_now_ms(void)
 }
 
 /* Gives freed memory back to the kernel after a burst (see
- * SERVER_TRIM_BYTES).  A burst not trimmed because the last trim was too
- * recent is trimmed on a later turn: nothing is reset until it is done. */
+ * SERVER_TRIM_BYTES).  Freed bytes not trimmed because the last trim was
+ * too recent are trimmed on a later turn: nothing is reset until then. */
 static void server_maybe_trim(struct server *srv)
 {
 	if (srv->conns.count > srv->peak_conns)
 		srv->peak_conns = srv->conns.count;
-	if (srv->freed_bytes < SERVER_TRIM_BYTES &&
-	    (srv->peak_conns < SERVER_TRIM_CONNS ||
-	     srv->conns.count > srv->peak_conns / 4))
+	bool burst_over = srv->peak_conns >= SERVER_TRIM_CONNS &&
+			  srv->conns.count <= srv->peak_conns / 4;
+	if (!burst_over && srv->freed_bytes < SERVER_TRIM_BYTES)
 		return;
 	int64_t now = server_now_ms();
-	if (now - srv->last_trim_ms < SERVER_TRIM_EVERY_MS)
+	if (!burst_over && now - srv->last_trim_ms < SERVER_TRIM_EVERY_MS)
 		return;
 	srv->last_trim_ms = now;
 	srv->freed_bytes = 0;

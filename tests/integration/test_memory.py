@@ -1,12 +1,15 @@
 """test_memory - memory after load comes back.
 
-Two identical storms of many patrons in a row: each of 128 connections
+Identical storms of many patrons in a row: each of 128 connections
 pipelines a hello, 8 magnet creates, a create of a 100 KB .torrent, a list
 and a watch, reads every answer, then closes every torrent it made and
-disconnects.  The daemon's RSS after the second storm is within 10 % of
-its RSS after the first: nothing leaks per patron or per torrent, and the
-memory freed after a storm is not kept growing.  Bounded in time: each
-storm must finish within 300 s.
+disconnects.  A first storm brings the daemon to its working size (the
+first one leaves about 1.5 MiB more than a fresh daemon has: tables,
+libtorrent's and the allocator's high-water marks; later ones do not add
+to it).  Then two more: the RSS after the second is within 10 % of the
+RSS after the first, so nothing leaks per patron or per torrent and the
+memory freed after a storm is given back rather than kept growing.
+Bounded in time: each storm must finish within 300 s.
 """
 
 import base64
@@ -104,6 +107,7 @@ def test_two_storms(env):
     # The same torrents in both storms: the storms are identical.
     torrents = [base64.b64encode(T.make_torrent_bytes("storm%d.bin" % i, os.urandom(100000)))
                 .decode() for i in range(PATRONS)]
+    _storm(d.sock, torrents)  # to the working size
     rss = []
     for n in (1, 2):
         t0 = time.monotonic()
