@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "escape.h"
 #include "proto.h"
 
 tpc *tpctl_connect(const struct tpctl_args *a)
@@ -25,16 +27,118 @@ tpc *tpctl_connect(const struct tpctl_args *a)
 	return c;
 }
 
+/* Default wait for one answer; add's URL fetch may use the daemon's own
+ * 30 s (--url-timeout) before it is answered, so add waits longer. */
+#define TPCTL_ANSWER_MS 30000
+#define TPCTL_ADD_ANSWER_MS 60000
+
+static int64_t tpctl_answer_ms = -1;  /* per answer; -1: no limit */
+static int64_t tpctl_deadline;        /* CLOCK_MONOTONIC ms; 0: none */
+static int64_t tpctl_limit_ms;        /* what --timeout said, for messages */
+static bool tpctl_expired;
+
+static int64_t tpctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tpctl_timeout_init(const struct tpctl_args *a)
+{
+	static const char *const unlimited[] = { "seed", "wait", "watch",
+						 "explain", "pipe" };
+
+	if (a->timeout_ms > 0) {
+		tpctl_limit_ms = a->timeout_ms;
+		tpctl_deadline = tpctl_now_ms() + a->timeout_ms;
+		tpctl_answer_ms = a->timeout_ms;
+		return;
+	}
+	tpctl_answer_ms = TPCTL_ANSWER_MS;
+	if (a->cmd && strcmp(a->cmd->name, "add") == 0)
+		tpctl_answer_ms = TPCTL_ADD_ANSWER_MS;
+	for (size_t i = 0; a->cmd && i < sizeof unlimited / sizeof *unlimited;
+	     i++)
+		if (strcmp(a->cmd->name, unlimited[i]) == 0)
+			tpctl_answer_ms = -1;
+}
+
+int tpctl_time_left_ms(void)
+{
+	int64_t left;
+
+	if (!tpctl_deadline)
+		return -1;
+	left = tpctl_deadline - tpctl_now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+bool tpctl_timed_out(void)
+{
+	if (!tpctl_deadline || tpctl_time_left_ms() > 0)
+		return false;
+	if (!tpctl_expired)
+		fprintf(stderr, "tpctl: gave up after --timeout %.3g s\n",
+			(double)tpctl_limit_ms / 1000);
+	tpctl_expired = true;
+	return true;
+}
+
 int tpctl_call(tpc *c, json_object *req, json_object **answer)
 {
 	char *err = NULL;
-	int rc = tpc_call(c, req, -1, answer, &err);
+	int64_t wait = tpctl_answer_ms;
+	int left = tpctl_time_left_ms();
+	int rc;
 
-	if (rc > 0)
+	if (left >= 0 && (wait < 0 || left < wait))
+		wait = left > 0 ? left : 1;
+	rc = tpc_call(c, req, (int)wait, answer, &err);
+	if (rc > 0) {
+		tpctl_ev_clean(*answer);
 		return 0;
-	fprintf(stderr, "tpctl: %s\n", err ? err : "interrupted");
+	}
+	if (rc == 0 && wait > 0 && !tpctl_timed_out())
+		fprintf(stderr, "tpctl: the daemon did not answer within "
+			"%.3g s (see --timeout)\n", (double)wait / 1000);
+	else if (rc != 0)
+		fprintf(stderr, "tpctl: %s\n", err ? err : "interrupted");
 	free(err);
 	return -1;
+}
+
+void tpctl_ev_clean(json_object *ev)
+{
+	switch (json_object_get_type(ev)) {
+	case json_type_string: {
+		const char *s = json_object_get_string(ev);
+		size_t n = (size_t)json_object_get_string_len(ev);
+		char *safe;
+
+		if (!tp_escape_needed(s, n))
+			return;
+		safe = tp_escape(s, n);
+		/* Out of memory: blank it rather than print it raw. */
+		json_object_set_string(ev, safe ? safe : "?");
+		free(safe);
+		return;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(ev); i++)
+			tpctl_ev_clean(json_object_array_get_idx(ev, i));
+		return;
+	case json_type_object: {
+		json_object_object_foreach(ev, key, val) {
+			(void)key;
+			tpctl_ev_clean(val);
+		}
+		return;
+	}
+	default:
+		return;
+	}
 }
 
 const char *tpctl_ev_str(json_object *ev, const char *key)
@@ -170,6 +274,7 @@ int main(int argc, char **argv)
 		       TP_PROTOCOL_VERSION);
 		rc = TPCTL_EXIT_OK;
 	} else {
+		tpctl_timeout_init(&a);
 		rc = a.cmd->handler(&a);
 	}
 	tpctl_args_free(&a);

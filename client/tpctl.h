@@ -47,6 +47,7 @@ struct tpctl_args {
 	/* global */
 	const char *socket;         /* NULL: tpc_default_socket() */
 	bool json;
+	int64_t timeout_ms;         /* --timeout; 0: the command's default */
 	bool help;                  /* --help (general, or of cmd) */
 	bool version;
 	const struct tpctl_cmd *cmd;
@@ -102,8 +103,22 @@ tpctl_handler tpctl_cmd_add, tpctl_cmd_seed, tpctl_cmd_close,
 /* tpctl.c: shared plumbing. */
 /* Connects; on failure prints "tpctl: REASON" and returns NULL (exit 4). */
 tpc *tpctl_connect(const struct tpctl_args *a);
-/* tpc_call() with the error printed; -1 means exit 4. */
+/* Sets the time limits of this run from --timeout or the command's
+ * default: an explicit --timeout bounds the whole command; without it an
+ * answer is awaited 30 s (add: 60 s, its URL fetch alone may take the
+ * daemon's 30 s) and seed, wait, watch, explain and pipe wait for ever. */
+void tpctl_timeout_init(const struct tpctl_args *a);
+/* Milliseconds left before --timeout passes, or -1 when there is none. */
+int tpctl_time_left_ms(void);
+/* True (with the reason printed once) when --timeout has passed. */
+bool tpctl_timed_out(void);
+/* tpc_call() with the error printed; -1 means exit 4 (also when no answer
+ * came within the time limit). */
 int tpctl_call(tpc *c, json_object *req, json_object **answer);
+/* Escapes (escape.h) every string inside a received event, in place, so
+ * that names chosen by other people print no control byte.  The event
+ * still prints as received for --json: its text is kept aside. */
+void tpctl_ev_clean(json_object *ev);
 /* The event's "type", or "" when it has none. */
 const char *tpctl_ev_type(json_object *ev);
 const char *tpctl_ev_str(json_object *ev, const char *key);

@@ -32,13 +32,15 @@ enum {
 	TPCTL_OPT_WAIT_SEEDING,
 	TPCTL_OPT_DELETE_FILES,
 	TPCTL_OPT_TORRENT_DIR,
-	TPCTL_OPT_JSON
+	TPCTL_OPT_JSON,
+	TPCTL_OPT_TIMEOUT
 };
 
-/* Every command also takes --help and --json after its name. */
+/* Every command also takes --help, --json and --timeout after its name. */
 #define TPCTL_COMMON_OPTS                                   \
 	{ "help", no_argument, NULL, 'h' },                 \
-	{ "json", no_argument, NULL, TPCTL_OPT_JSON }
+	{ "json", no_argument, NULL, TPCTL_OPT_JSON },      \
+	{ "timeout", required_argument, NULL, TPCTL_OPT_TIMEOUT }
 
 static const struct option tpctl_opts_none[] = {
 	TPCTL_COMMON_OPTS, { NULL, 0, NULL, 0 }
@@ -136,6 +138,7 @@ const size_t tpctl_n_cmds = sizeof tpctl_cmds / sizeof tpctl_cmds[0];
 static const struct option tpctl_global_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "json", no_argument, NULL, TPCTL_OPT_JSON },
+	{ "timeout", required_argument, NULL, TPCTL_OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -160,13 +163,17 @@ void tpctl_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: tpctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: tpctl [-s SOCKET] [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"
 		   "Control tpd, the BitTorrent daemon.\n\n"
 		   "Options:\n"
 		   "  -s, --socket SOCKET   the daemon's socket (default: $TPD_SOCKET,\n"
 		   "                        /run/tpd/tpd.sock for root, else\n"
 		   "                        $XDG_RUNTIME_DIR/tpd.sock)\n"
 		   "      --json            print every event as received, one JSON line each\n"
+		   "      --timeout SECONDS give up (exit 4) when the command has not\n"
+		   "                        finished by then (default: 30 s for an answer,\n"
+		   "                        60 s for add's; none for seed, wait, watch,\n"
+		   "                        explain, pipe)\n"
 		   "  -h, --help            this help; tpctl COMMAND --help for one command\n"
 		   "      --version         print the version\n\n"
 		   "Commands:\n");
@@ -227,6 +234,23 @@ const struct tpctl_cmd *tpctl_cmd_find(const char *name, char **err)
 		*err = NULL;
 	free(list);
 	return NULL;
+}
+
+/* --timeout: seconds, a fraction allowed, more than 0 and at most a
+ * year (so that milliseconds fit every int64 and int computation). */
+static int tpctl_parse_timeout(const char *s, int64_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 366.0 * 86400)
+		return -1;
+	*ms = (int64_t)(v * 1000);
+	if (*ms < 1)
+		*ms = 1;
+	return 0;
 }
 
 /* A positive torrent id, the whole string. */
@@ -297,6 +321,11 @@ static int tpctl_apply_opt(struct tpctl_args *a, int opt, const char *arg)
 	switch (opt) {
 	case 'h': a->help = true; return 0;
 	case TPCTL_OPT_JSON: a->json = true; return 0;
+	case TPCTL_OPT_TIMEOUT:
+		if (tpctl_parse_timeout(arg, &a->timeout_ms) < 0)
+			return tpctl_args_fail(a, "--timeout wants a number of "
+					       "seconds above 0, not '%s'", arg);
+		return 0;
 	case TPCTL_OPT_DIR: a->dir = arg; return 0;
 	case TPCTL_OPT_WAIT: a->wait = true; return 0;
 	case TPCTL_OPT_PAUSED: a->paused = true; return 0;
@@ -395,6 +424,10 @@ int tpctl_args_parse(int argc, char **argv, struct tpctl_args *a)
 		case 'h': a->help = true; break;
 		case 'V': a->version = true; break;
 		case TPCTL_OPT_JSON: a->json = true; break;
+		case TPCTL_OPT_TIMEOUT:
+			if (tpctl_apply_opt(a, opt, optarg) < 0)
+				return -1;
+			break;
 		default: return tpctl_bad_opt(a, argc, argv, opt, "tpctl");
 		}
 	}

@@ -481,6 +481,7 @@ static int pipe_read_daemon(struct pipe_state *ps)
 	while ((rc = tpc_recv(ps->c, 0, &ev, &err)) > 0) {
 		if (ps->a->json)
 			tpctl_print_json(ev);
+		tpctl_ev_clean(ev);
 		rc = pipe_on_event(ps, ev);
 		json_object_put(ev);
 		if (rc < 0)
@@ -501,8 +502,10 @@ static int pipe_loop(struct pipe_state *ps)
 			{ .fd = tpc_fd(ps->c), .events = POLLIN },
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
-		int n = poll(pfd, ps->in_eof ? 1 : 2, -1);
+		int n = poll(pfd, ps->in_eof ? 1 : 2, tpctl_time_left_ms());
 
+		if (n == 0 && tpctl_timed_out())
+			return TPCTL_EXIT_UNREACHABLE;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

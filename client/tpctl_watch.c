@@ -207,11 +207,20 @@ static int tpctl_send_watch(tpc *c, const struct tpctl_args *a,
 }
 
 /* The next event; 1 with *ev, 0 when the caller should look at its flag,
- * -1 when the connection ended (reason printed unless `quiet`). */
+ * -1 when the connection ended (reason printed unless `quiet`), -2 when
+ * --timeout has passed (reason printed). */
 static int tpctl_next_event(tpc *c, json_object **ev, bool quiet)
 {
 	char *err = NULL;
-	int rc = tpc_recv(c, TPCTL_WATCH_POLL_MS, ev, &err);
+	int left = tpctl_time_left_ms();
+	int rc;
+
+	if (tpctl_timed_out())
+		return -2;
+	rc = tpc_recv(c, left >= 0 && left < TPCTL_WATCH_POLL_MS ?
+			 left + 1 : TPCTL_WATCH_POLL_MS, ev, &err);
+	if (rc > 0)
+		tpctl_ev_clean(*ev);
 
 	if (rc < 0 && !quiet)
 		fprintf(stderr, "tpctl: %s\n", err ? err : "connection lost");
@@ -318,8 +327,11 @@ int tpctl_cmd_watch(const struct tpctl_args *a)
 		int got = tpctl_next_event(c, &ev, true);
 
 		/* The daemon going away ends a watch like ^C does. */
-		if (got < 0)
+		if (got < 0) {
+			if (got == -2)
+				rc = TPCTL_EXIT_UNREACHABLE;
 			break;
+		}
 		if (got == 0)
 			continue;
 		type = tpctl_ev_type(ev);
@@ -415,8 +427,11 @@ int tpctl_cmd_explain(const struct tpctl_args *a)
 		json_object *ev = NULL;
 		int got = tpctl_next_event(c, &ev, true);
 
-		if (got < 0)
+		if (got < 0) {
+			if (got == -2)
+				rc = TPCTL_EXIT_UNREACHABLE;
 			break;
+		}
 		if (got == 0)
 			continue;
 		if (a->json)

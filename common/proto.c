@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include "codec.h"
+#include "escape.h"
+#include "jsonscan.h"
+#include "utf8.h"
 
 /* Nesting deeper than this is refused by the tokenizer; no request needs
  * more than three levels (object, array, scalar). */
@@ -461,54 +464,6 @@ static int proto_parse_watch(struct proto_ctx *c)
 
 /* ---- the request line --------------------------------------------------- */
 
-/* Returns the offset of the first byte that is not part of well-formed
- * UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
- * U+10FFFF), or len if all is well.  json-c's own check lets overlong
- * forms and encoded surrogates through. */
-static size_t proto_utf8_check(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		unsigned char lo = 0x80, hi = 0xBF;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF)
-			n = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-			n = 2;
-		else if (c >= 0xF0 && c <= 0xF4)
-			n = 3;
-		else
-			return i;
-		/* The second byte's range rules out overlongs (E0, F0),
-		 * surrogates (ED) and code points past U+10FFFF (F4). */
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-		else if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-		if (len - i <= n)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if (s[i + k] < lo || s[i + k] > hi)
-				return i;
-			lo = 0x80;
-			hi = 0xBF;
-		}
-		i += n + 1;
-	}
-	return len;
-}
-
 /* Tokenizes the whole line into one JSON value.  Returns 0 with *out set
  * (NULL for a JSON null), or -1 with err filled. */
 static int proto_tokenize(const char *line, size_t len, json_object **out,
@@ -530,7 +485,7 @@ static int proto_tokenize(const char *line, size_t len, json_object **out,
 		;
 	if (i == len)
 		return proto_fail(err, TP_ERR_BAD_REQUEST, "empty request");
-	i = proto_utf8_check((const unsigned char *)line, len);
+	i = tp_utf8_check(line, len);
 	if (i < len)
 		return proto_fail(err, TP_ERR_BAD_REQUEST,
 				  "request is not valid UTF-8 (byte %zu)", i);
@@ -538,7 +493,7 @@ static int proto_tokenize(const char *line, size_t len, json_object **out,
 	if (!tok)
 		return proto_oom(err);
 	/* Strict refuses trailing commas and garbage after the value; json-c's
-	 * UTF-8 check is kept as a second line behind proto_utf8_check(). */
+	 * UTF-8 check is kept as a second line behind tp_utf8_check(). */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 				    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, line, (int)len);
@@ -593,8 +548,48 @@ static json_object *proto_null_tag(void)
 	return o;
 }
 
+static int proto_print_raw(json_object *jso, struct printbuf *pb, int level,
+			   int flags)
+{
+	(void)level;
+	(void)flags;
+	const char *text = json_object_get_userdata(jso);
+
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+/* A number tag is echoed as the very text the patron sent: json-c clamps
+ * integers beyond 64 bits (2^64 and 10^22 both become 2^64-1) and keeps
+ * no text of them, so its value could match two requests to one answer.
+ * The text is found in the line itself (jsonscan.h). */
+static int proto_number_tag(struct proto_ctx *c, const char *line,
+			    size_t len, json_object *v)
+{
+	size_t off, n;
+	char *text;
+	json_object *o;
+
+	if (tp_json_member(line, len, "tag", &off, &n) < 0 ||
+	    !tp_json_is_number(line + off, n))
+		return proto_fail(c->err, TP_ERR_BAD_REQUEST,
+				  "field \"tag\" must be a finite number");
+	text = strndup(line + off, n);
+	o = json_object_is_type(v, json_type_int) ?
+		json_object_new_int64(json_object_get_int64(v)) :
+		json_object_new_double(json_object_get_double(v));
+	if (!text || !o) {
+		free(text);
+		json_object_put(o);
+		return proto_oom(c->err);
+	}
+	json_object_set_serializer(o, proto_print_raw, text,
+				   json_object_free_userdata);
+	c->req->tag = o;
+	return 0;
+}
+
 /* Reads the tag before anything else so every later error can echo it. */
-static int proto_read_tag(struct proto_ctx *c)
+static int proto_read_tag(struct proto_ctx *c, const char *line, size_t len)
 {
 	json_object *v;
 
@@ -605,14 +600,9 @@ static int proto_read_tag(struct proto_ctx *c)
 	case json_type_array:
 		return proto_fail(c->err, TP_ERR_BAD_REQUEST,
 				  "field \"tag\" must be a scalar (string, number, boolean or null)");
+	case json_type_int:
 	case json_type_double:
-		/* json-c reads NaN and Infinity (and 1e999 overflows to
-		 * it); echoed back they would make our output not JSON. */
-		if (!isfinite(json_object_get_double(v)))
-			return proto_fail(c->err, TP_ERR_BAD_REQUEST,
-					  "field \"tag\" must be a finite number");
-		c->req->tag = json_object_get(v);
-		return 0;
+		return proto_number_tag(c, line, len, v);
 	case json_type_null:
 		c->req->tag = proto_null_tag();
 		return 0;
@@ -637,6 +627,7 @@ static const struct proto_op_entry *proto_find_op(struct proto_ctx *c)
 {
 	json_object *v;
 	const char *name;
+	char *quoted;
 	size_t len, i;
 
 	if (!json_object_object_get_ex(c->root, "op", &v)) {
@@ -655,9 +646,17 @@ static const struct proto_op_entry *proto_find_op(struct proto_ctx *c)
 		if (strlen(proto_ops[i].name) == len &&
 		    memcmp(proto_ops[i].name, name, len) == 0)
 			return &proto_ops[i];
-	proto_fail(c->err, TP_ERR_UNKNOWN_OP, "unknown op \"%.*s%s\"",
-		   (int)proto_utf8_prefix(name, len, PROTO_OP_QUOTE_MAX), name,
+	/* Quoted escaped, so that a NUL or a control character inside the
+	 * name is shown rather than cutting or breaking the reason. */
+	quoted = tp_escape(name, proto_utf8_prefix(name, len,
+						   PROTO_OP_QUOTE_MAX));
+	if (!quoted) {
+		proto_oom(c->err);
+		return NULL;
+	}
+	proto_fail(c->err, TP_ERR_UNKNOWN_OP, "unknown op \"%s%s\"", quoted,
 		   len > PROTO_OP_QUOTE_MAX ? "..." : "");
+	free(quoted);
 	return NULL;
 }
 
@@ -678,7 +677,7 @@ int tp_request_parse(const char *line, size_t len, struct tp_request *req,
 			   "request must be a JSON object");
 		goto fail;
 	}
-	if (proto_read_tag(&c) < 0)
+	if (proto_read_tag(&c, line, len) < 0)
 		goto fail;
 	op = proto_find_op(&c);
 	if (!op)
@@ -945,10 +944,28 @@ char *tp_line(json_object *obj, size_t *len)
 	if (!s)
 		return NULL;
 	n = strlen(s);
-	line = malloc(n + 2);
-	if (!line)
-		return NULL;
-	memcpy(line, s, n);
+	/* Every string that can carry untrusted bytes (names, paths,
+	 * libtorrent's messages) is repaired where it enters the daemon; this
+	 * is the last guard of the promise that every line is UTF-8.  Only
+	 * strings can hold such bytes, and U+FFFD keeps a string a string. */
+	if (tp_utf8_check(s, n) != n) {
+		size_t fixed_len;
+		char *fixed = tp_utf8_sanitize(s, n, &fixed_len);
+
+		if (!fixed)
+			return NULL;
+		line = realloc(fixed, fixed_len + 2);
+		if (!line) {
+			free(fixed);
+			return NULL;
+		}
+		n = fixed_len;
+	} else {
+		line = malloc(n + 2);
+		if (!line)
+			return NULL;
+		memcpy(line, s, n);
+	}
 	line[n] = '\n';
 	line[n + 1] = '\0';
 	if (len)

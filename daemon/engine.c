@@ -190,8 +190,15 @@ static void engine_on_status(void *ctx, const struct lts_status *st)
 	engine_emit(e, ev);
 }
 
-/* Pushes one torrent's status now rather than at the next tick. */
-static void engine_push_status(struct engine *e, int64_t id, bool completed)
+static void engine_drain(struct engine *e);
+
+/* Pushes one torrent's status now rather than at the next tick.  With
+ * `fence`, alerts already queued are emitted first: lts_status_get() runs
+ * in libtorrent's network thread after everything posted before it, so a
+ * state update taken before a pause cannot come after (and undo) the
+ * status read here. */
+static void engine_push_status_ex(struct engine *e, int64_t id,
+				  bool completed, bool fence)
 {
 	struct lts_status st;
 	char *err = NULL;
@@ -201,12 +208,19 @@ static void engine_push_status(struct engine *e, int64_t id, bool completed)
 		free(err);
 		return;
 	}
+	if (fence)
+		engine_drain(e);
 	struct engine_event *ev = engine_event_new(EV_STATUS, 0);
 	ev->id = id;
 	ev->completed = completed;
 	engine_status_copy(&ev->status, &st);
 	lts_status_free(&st);
 	engine_emit(e, ev);
+}
+
+static void engine_push_status(struct engine *e, int64_t id, bool completed)
+{
+	engine_push_status_ex(e, id, completed, false);
 }
 
 static void engine_save_meta(struct engine *e, struct store_meta *m)
@@ -441,6 +455,11 @@ static void engine_do_control(struct engine *e, struct engine_cmd *c)
 		engine_save_meta(e, m);
 		engine_request_resume(e, c->id);
 	}
+	/* Read-your-writes: the new paused value reaches the service before
+	 * the answer does, so a status or list sent after Paused/Resumed,
+	 * on any connection, shows it. */
+	if (rc == 0 && (c->type == ENG_PAUSE || c->type == ENG_RESUME))
+		engine_push_status_ex(e, c->id, false, true);
 	struct engine_event *ev =
 		engine_event_new(rc == 0 ? EV_DONE : EV_FAILED, c->seq);
 	ev->cmd = c->type;

@@ -2,6 +2,12 @@
  * log.c - stderr logging with a level filter.  Any thread.
  * The level is read without a lock: it only changes at start-up and on
  * SIGHUP, and a racing reader sees either the old or the new value.
+ *
+ * Messages quote untrusted text (torrent names chosen by any local user,
+ * paths, libtorrent's messages).  This is the one place every log line
+ * passes, so it is where that text is escaped (escape.h): a line holds no
+ * control byte and no invalid UTF-8, so nobody can forge a line of their
+ * own or hide a line's end, whatever the caller quoted.
  */
 #include "log.h"
 
@@ -10,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "escape.h"
 
 static volatile enum log_level log_level = LOG_LVL_INFO;
 
@@ -39,6 +47,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	if (tp_escape_needed(body, (size_t)n)) {
+		char *safe = tp_escape(body, (size_t)n);
+		free(body);
+		if (!safe)
+			return;
+		body = safe;
+	}
 	/* Under journald, "<N>" prefixes carry the priority: 3 err,
 	 * 4 warning, 6 info, 7 debug.  On a terminal they would be noise. */
 	static const int prio[] = {3, 4, 6, 7};

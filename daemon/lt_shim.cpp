@@ -14,6 +14,7 @@
  */
 #include "lt_shim.h"
 #include "proto.h" /* TP_VERSION */
+#include "utf8.h"
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
@@ -106,8 +107,34 @@ struct lts_session {
 
 namespace {
 
-/* malloc'd copy for the C side; NULL only when memory is gone. */
+/* Text from libtorrent (a torrent's name, a magnet's dn, messages) is
+ * untrusted bytes: it may hold a NUL, which c_str() would silently cut,
+ * and bytes that are not UTF-8.  Everything that crosses to the C side as
+ * text is repaired here (utf8.h: U+FFFD replacements), so the daemon, its
+ * state files, its log and its patrons only ever see well-formed UTF-8. */
+std::string lts_text(std::string const &s)
+{
+	if (tp_utf8_clean(s.data(), s.size()))
+		return s;
+	size_t n = 0;
+	char *fixed = tp_utf8_sanitize(s.data(), s.size(), &n);
+	if (fixed == nullptr)
+		throw std::bad_alloc();
+	std::string out(fixed, n);
+	free(fixed);
+	return out;
+}
+
+/* malloc'd repaired copy for the C side; NULL only when memory is gone. */
 char *lts_dup(std::string const &s)
+{
+	if (tp_utf8_clean(s.data(), s.size()))
+		return strdup(s.c_str());
+	return tp_utf8_sanitize(s.data(), s.size(), nullptr);
+}
+
+/* malloc'd exact copy, for file names that must name the real file. */
+char *lts_dup_raw(std::string const &s)
 {
 	return strdup(s.c_str());
 }
@@ -418,10 +445,12 @@ void lts_on_status(lts_session *s, struct lts_sink const *sink,
 		lts_fill_status(ts, it->second, e.hex, &st);
 		/* Borrowed strings: the sink's copy ends with the callback, and
 		 * the sink only sees a const struct. */
-		std::string error = ts.errc ? ts.errc.message() : std::string();
-		st.name = const_cast<char *>(ts.name.empty() ? e.hex.c_str()
-							      : ts.name.c_str());
-		st.save_path = const_cast<char *>(ts.save_path.c_str());
+		std::string error = ts.errc ? lts_text(ts.errc.message())
+					    : std::string();
+		std::string name = lts_text(ts.name.empty() ? e.hex : ts.name);
+		std::string save_path = lts_text(ts.save_path);
+		st.name = const_cast<char *>(name.c_str());
+		st.save_path = const_cast<char *>(save_path.c_str());
 		st.error = ts.errc ? const_cast<char *>(error.c_str()) : nullptr;
 		sink->status(sink->ctx, &st);
 	}
@@ -774,7 +803,7 @@ int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
 		for (lt::file_index_t i : fs.file_range()) {
 			if (fs.pad_file_at(i))
 				continue;
-			v[k] = lts_dup(fs.file_path(i));
+			v[k] = lts_dup_raw(fs.file_path(i));
 			if (v[k] == nullptr)
 				break;
 			k++;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "idmap.h"
@@ -33,6 +35,24 @@
  * cannot starve the others (epoll is level-triggered, so the rest waits
  * for the next turn). */
 #define SERVER_READS_PER_TURN 16
+/* An output buffer that grew past this (a big List) is given back once it
+ * is sent, rather than kept for the life of the connection. */
+#define SERVER_OUT_KEEP ((size_t)64 * 1024)
+/* Free memory is handed back to the kernel (malloc_trim) after a burst:
+ * glibc otherwise keeps the freed heap of a storm of patrons (their
+ * buffers, their requests' JSON, libtorrent's freed torrents in its
+ * threads' arenas) for ever, as arenas only shrink from the top.  A burst
+ * is this much connection memory freed, or many connections that came and
+ * went: the peak since the last trim was at least SERVER_TRIM_CONNS and
+ * a quarter of it is left. */
+#define SERVER_TRIM_BYTES ((size_t)16 * 1024 * 1024)
+#define SERVER_TRIM_CONNS 64
+/* malloc_trim walks the whole heap: for freed bytes at most once a
+ * second, so a patron listing 10,000 torrents in a loop does not pay for
+ * it each time.  The end of a burst of connections is rare by nature (at
+ * least SERVER_TRIM_CONNS came since the last trim) and always trims, so
+ * the size after a storm does not depend on timing. */
+#define SERVER_TRIM_EVERY_MS 1000
 
 enum watch_kind { WATCH_LISTEN, WATCH_CONN, WATCH_FD };
 
@@ -57,6 +77,8 @@ struct conn {
 	struct idmap coalesced;  /* id -> malloc'd status line not yet queued */
 	bool epollout;
 	bool closing;            /* stop reading; close once output is sent */
+	bool read_eof;           /* the patron half-closed: close once every
+	                            request is answered and sent */
 	bool dead;
 	bool flush_listed;
 	struct conn *next_flush;
@@ -76,6 +98,12 @@ struct server {
 	struct conn *flush_list;
 	struct conn *dead_list;
 	struct service *svc;
+	char *rbuf;              /* SERVER_READ_CHUNK: every recv() lands here
+	                            unless a line is still arriving */
+	size_t freed_bytes;      /* connection buffers freed since the last
+	                            malloc_trim() */
+	size_t peak_conns;       /* most connections open since then */
+	int64_t last_trim_ms;    /* CLOCK_MONOTONIC */
 	bool running;
 };
 
@@ -140,6 +168,7 @@ struct server *server_new(const struct server_config *cfg, char **err)
 	srv->socket_path = strdup(cfg->socket_path);
 	srv->cfg.socket_path = srv->socket_path;
 	srv->next_conn_id = 1;
+	srv->rbuf = malloc(SERVER_READ_CHUNK);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	int fd = cfg->listen_fd;
 	if (fd >= 0) {
@@ -148,11 +177,16 @@ struct server *server_new(const struct server_config *cfg, char **err)
 	} else {
 		fd = server_bind(srv, err);
 	}
-	if (srv->epfd < 0 || fd < 0) {
+	if (srv->epfd < 0 || fd < 0 || !srv->rbuf) {
 		if (srv->epfd < 0 && !*err)
 			*err = strdup("epoll_create1 failed");
+		else if (!srv->rbuf && !*err)
+			*err = strdup("out of memory");
 		if (srv->epfd >= 0)
 			close(srv->epfd);
+		if (fd >= 0 && fd != cfg->listen_fd)
+			close(fd);
+		free(srv->rbuf);
 		free(srv->socket_path);
 		free(srv);
 		return NULL;
@@ -244,6 +278,7 @@ static void conn_free(struct server *srv, struct conn *c)
 	while (idmap_next(&c->coalesced, &pos, &key, &val))
 		free(val);
 	idmap_free(&c->coalesced);
+	srv->freed_bytes += c->in_cap + c->out_cap;
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -354,6 +389,33 @@ static void conn_release_coalesced(struct server *srv, struct conn *c)
 	}
 }
 
+/* Whether requests may still come in: not after an oversize line nor
+ * after the patron's end of stream. */
+static bool conn_reading(const struct conn *c)
+{
+	return !c->closing && !c->read_eof;
+}
+
+/* Sets what epoll reports for the connection.  Once reading is over
+ * EPOLLIN is left out: end of stream stays readable for ever and would
+ * spin the loop; EPOLLHUP and EPOLLERR are reported regardless. */
+static void conn_set_events(struct server *srv, struct conn *c, bool out)
+{
+	struct epoll_event ev = {
+		.events = (conn_reading(c) ? EPOLLIN : 0) | (out ? EPOLLOUT : 0),
+		.data.ptr = &c->w};
+	epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+	c->epollout = out;
+}
+
+/* A half-closed patron is done once nothing is owed and all is sent. */
+static bool conn_finished(struct server *srv, const struct conn *c)
+{
+	if (c->closing)
+		return true;
+	return c->read_eof && service_conn_owed(srv->svc, c->id) == 0;
+}
+
 static void conn_flush(struct server *srv, struct conn *c)
 {
 	for (;;) {
@@ -378,24 +440,22 @@ static void conn_flush(struct server *srv, struct conn *c)
 			break;
 		conn_release_coalesced(srv, c);
 	}
-	if (c->closing) {
+	if (c->out_cap > SERVER_OUT_KEEP) {
+		srv->freed_bytes += c->out_cap;
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	if (conn_finished(srv, c)) {
 		conn_kill(srv, c);
 		return;
 	}
-	if (c->epollout) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->w};
-		epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
-		c->epollout = false;
-	}
+	if (c->epollout)
+		conn_set_events(srv, c, false);
 	return;
 blocked:
-	if (!c->epollout) {
-		struct epoll_event ev = {
-			.events = (c->closing ? 0 : EPOLLIN) | EPOLLOUT,
-			.data.ptr = &c->w};
-		epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
-		c->epollout = true;
-	}
+	if (!c->epollout)
+		conn_set_events(srv, c, true);
 }
 
 static void conn_error(struct server *srv, struct conn *c,
@@ -431,23 +491,105 @@ static void conn_line(struct server *srv, struct conn *c, const char *line,
 	tp_request_free(&req);
 }
 
+/* Makes room for `more` bytes after the connection's partial line. */
+static int conn_in_reserve(struct conn *c, size_t more)
+{
+	if (c->in_cap - c->in_len >= more)
+		return 0;
+	size_t cap = c->in_cap ? c->in_cap : SERVER_READ_CHUNK;
+	while (cap - c->in_len < more)
+		cap *= 2;
+	char *in = realloc(c->in, cap);
+	if (!in)
+		return -1;
+	c->in = in;
+	c->in_cap = cap;
+	return 0;
+}
+
+static void conn_in_release(struct server *srv, struct conn *c)
+{
+	srv->freed_bytes += c->in_cap;
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+}
+
+/* The patron shut down its sending side (shutdown(SHUT_WR), or
+ * `printf ... | socat`): what it sent is still answered, a last line
+ * without its newline included, and the connection closes once every
+ * answer, also those the engine gives later, has been sent. */
+static void conn_read_eof(struct server *srv, struct conn *c)
+{
+	c->read_eof = true;
+	if (c->in_len > 0 && c->in_len <= srv->cfg.max_line)
+		conn_line(srv, c, c->in, c->in_len);
+	conn_in_release(srv, c);
+	if (c->dead)
+		return;
+	conn_set_events(srv, c, c->epollout);
+	log_debug("connection %llu: end of requests, %zu answers owed",
+		  (unsigned long long)c->id, service_conn_owed(srv->svc, c->id));
+	conn_want_flush(srv, c); /* closes at once when nothing is owed */
+}
+
+/* Hands every complete line of buf[0..len) to conn_line; the bytes before
+ * scan_from hold no newline.  Returns where the unfinished rest begins. */
+static size_t conn_lines(struct server *srv, struct conn *c, const char *buf,
+			 size_t scan_from, size_t len)
+{
+	size_t start = 0;
+	const char *nl;
+
+	while (!c->dead && !c->closing &&
+	       (nl = memchr(buf + scan_from, '\n', len - scan_from)) != NULL) {
+		size_t end = (size_t)(nl - buf);
+		if (end - start > srv->cfg.max_line)
+			break; /* too long: refused below, with the rest */
+		conn_line(srv, c, buf + start, end - start);
+		start = end + 1;
+		scan_from = start;
+	}
+	return start;
+}
+
+static void conn_too_long(struct server *srv, struct conn *c)
+{
+	char *reason = NULL;
+	if (asprintf(&reason, "request line longer than %zu bytes; closing "
+		     "the connection", srv->cfg.max_line) < 0)
+		reason = NULL;
+	conn_error(srv, c, TP_ERR_TOO_LARGE, reason ? reason : "line too long",
+		   NULL);
+	free(reason);
+	log_warn("connection %llu (uid %u): oversize line, closing",
+		 (unsigned long long)c->id, (unsigned)c->uid);
+	c->closing = true;
+	conn_in_release(srv, c);
+	conn_set_events(srv, c, true);
+}
+
+/* Reads what the patron sent.  Whole lines are taken straight from the
+ * server's one read buffer; a connection holds memory of its own only
+ * for a line that is still arriving, and gives it back once the line is
+ * complete, so thousands of idle or finished patrons cost no buffers (and
+ * the allocator is not left holding their freed 128 KiB each). */
 static void conn_read(struct server *srv, struct conn *c)
 {
 	for (int turn = 0; turn < SERVER_READS_PER_TURN; turn++) {
-		if (c->in_cap - c->in_len < SERVER_READ_CHUNK) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : SERVER_READ_CHUNK * 2;
-			char *in = realloc(c->in, cap);
-			if (!in) {
-				conn_kill(srv, c);
-				return;
-			}
-			c->in = in;
-			c->in_cap = cap;
-		}
-		ssize_t n = recv(c->w.fd, c->in + c->in_len,
-				 c->in_cap - c->in_len, 0);
-		if (n == 0) {
+		bool partial = c->in_len > 0;
+		if (partial && conn_in_reserve(c, SERVER_READ_CHUNK) < 0) {
+			log_error("out of memory reading connection %llu",
+				  (unsigned long long)c->id);
 			conn_kill(srv, c);
+			return;
+		}
+		char *buf = partial ? c->in : srv->rbuf;
+		size_t have = partial ? c->in_len : 0;
+		size_t room = partial ? c->in_cap - c->in_len : SERVER_READ_CHUNK;
+		ssize_t n = recv(c->w.fd, buf + have, room, 0);
+		if (n == 0) {
+			conn_read_eof(srv, c);
 			return;
 		}
 		if (n < 0) {
@@ -457,44 +599,26 @@ static void conn_read(struct server *srv, struct conn *c)
 				conn_kill(srv, c);
 			return;
 		}
-		size_t scan_from = c->in_len;
-		c->in_len += (size_t)n;
-		/* Every complete line is a request. */
-		size_t start = 0;
-		char *nl;
-		while (!c->dead && !c->closing &&
-		       (nl = memchr(c->in + scan_from, '\n',
-				    c->in_len - scan_from)) != NULL) {
-			size_t end = (size_t)(nl - c->in);
-			if (end - start > srv->cfg.max_line)
-				break;
-			conn_line(srv, c, c->in + start, end - start);
-			start = end + 1;
-			scan_from = start;
-		}
+		size_t len = have + (size_t)n;
+		size_t start = conn_lines(srv, c, buf, have, len);
 		if (c->dead || c->closing)
 			return;
-		memmove(c->in, c->in + start, c->in_len - start);
-		c->in_len -= start;
+		size_t rest = len - start;
+		if (partial) {
+			memmove(c->in, c->in + start, rest);
+			c->in_len = rest;
+		} else if (rest > 0) {
+			if (conn_in_reserve(c, rest) < 0) {
+				conn_kill(srv, c);
+				return;
+			}
+			memcpy(c->in, buf + start, rest);
+			c->in_len = rest;
+		}
+		if (c->in_len == 0 && c->in)
+			conn_in_release(srv, c);
 		if (c->in_len > srv->cfg.max_line) {
-			char *reason = NULL;
-			if (asprintf(&reason, "request line longer than %zu "
-				     "bytes; closing the connection",
-				     srv->cfg.max_line) < 0)
-				reason = NULL;
-			conn_error(srv, c, TP_ERR_TOO_LARGE,
-				   reason ? reason : "line too long", NULL);
-			free(reason);
-			log_warn("connection %llu (uid %u): oversize line, closing",
-				 (unsigned long long)c->id, (unsigned)c->uid);
-			c->closing = true;
-			free(c->in);
-			c->in = NULL;
-			c->in_len = c->in_cap = 0;
-			struct epoll_event ev = {.events = EPOLLOUT,
-						 .data.ptr = &c->w};
-			epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
-			c->epollout = true;
+			conn_too_long(srv, c);
 			return;
 		}
 	}
@@ -576,6 +700,33 @@ static void server_accept(struct server *srv)
 
 /* --- the loop -------------------------------------------------------------- */
 
+static int64_t server_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gives freed memory back to the kernel after a burst (see
+ * SERVER_TRIM_BYTES).  Freed bytes not trimmed because the last trim was
+ * too recent are trimmed on a later turn: nothing is reset until then. */
+static void server_maybe_trim(struct server *srv)
+{
+	if (srv->conns.count > srv->peak_conns)
+		srv->peak_conns = srv->conns.count;
+	bool burst_over = srv->peak_conns >= SERVER_TRIM_CONNS &&
+			  srv->conns.count <= srv->peak_conns / 4;
+	if (!burst_over && srv->freed_bytes < SERVER_TRIM_BYTES)
+		return;
+	int64_t now = server_now_ms();
+	if (!burst_over && now - srv->last_trim_ms < SERVER_TRIM_EVERY_MS)
+		return;
+	srv->last_trim_ms = now;
+	srv->freed_bytes = 0;
+	srv->peak_conns = srv->conns.count;
+	malloc_trim(0);
+}
+
 static void server_end_of_turn(struct server *srv)
 {
 	while (srv->flush_list) {
@@ -590,6 +741,7 @@ static void server_end_of_turn(struct server *srv)
 		srv->dead_list = c->next_dead;
 		conn_free(srv, c);
 	}
+	server_maybe_trim(srv);
 }
 
 void server_run(struct server *srv)
@@ -616,12 +768,12 @@ void server_run(struct server *srv)
 					continue;
 				if (evs[i].events & EPOLLOUT)
 					conn_flush(srv, c);
-				if (!c->dead && !c->closing &&
+				if (!c->dead && conn_reading(c) &&
 				    (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 					conn_read(srv, c);
-				if (!c->dead && c->closing &&
-				    (evs[i].events & (EPOLLHUP | EPOLLERR)))
-					conn_kill(srv, c);
+				else if (!c->dead &&
+					 (evs[i].events & (EPOLLHUP | EPOLLERR)))
+					conn_kill(srv, c); /* gone for good */
 			}
 		}
 		server_end_of_turn(srv);
@@ -656,6 +808,7 @@ void server_free(struct server *srv)
 	if (srv->own_socket)
 		unlink(srv->socket_path);
 	close(srv->epfd);
+	free(srv->rbuf);
 	free(srv->socket_path);
 	free(srv);
 }

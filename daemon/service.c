@@ -32,6 +32,7 @@ struct svc_conn {
 	bool watch_all;
 	struct idmap watched;    /* id -> (void *)1 */
 	size_t pending;          /* creates not yet answered */
+	size_t owed;             /* requests of any op not yet answered */
 };
 
 struct svc_torrent {
@@ -205,9 +206,13 @@ size_t service_pending_count(const struct service *s)
 
 /* --- sending ---------------------------------------------------------- */
 
+/* Every direct answer goes through here, exactly once per request. */
 static void svc_send(struct service *s, uint64_t conn, json_object *ev)
 {
-	if (idmap_get(&s->conns, (int64_t)conn)) {
+	struct svc_conn *c = idmap_get(&s->conns, (int64_t)conn);
+	if (c) {
+		if (c->owed)
+			c->owed--;
 		size_t len;
 		char *line = tp_line(ev, &len);
 		if (line)
@@ -302,6 +307,12 @@ void service_conn_open(struct service *s, uint64_t conn, uid_t uid,
 	c->uid = uid;
 	c->gid = gid;
 	c->pid = pid;
+}
+
+size_t service_conn_owed(const struct service *s, uint64_t conn)
+{
+	const struct svc_conn *c = idmap_get(&s->conns, (int64_t)conn);
+	return c ? c->owed : 0;
 }
 
 void service_conn_close(struct service *s, uint64_t conn)
@@ -756,6 +767,7 @@ void service_request(struct service *s, uint64_t conn, struct tp_request *req)
 	struct svc_conn *c = idmap_get(&s->conns, (int64_t)conn);
 	if (!c)
 		return;
+	c->owed++;
 	if ((req->op == TP_OP_CREATE || req->op == TP_OP_SEED) &&
 	    c->pending >= s->cfg.max_pending) {
 		svc_error(s, conn, req->tag, TP_ERR_BUSY,
@@ -1043,8 +1055,15 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		svc_send(s, p->conn, out);
 		break;
 	case EV_FAILED:
-		svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
-			  ev->reason ? ev->reason : "the engine failed");
+		/* Lost a race with a close sent before it: the torrent was
+		 * there when the request came, and is gone now. */
+		if (!idmap_get(&s->torrents, ev->id))
+			svc_error(s, p->conn, p->tag, TP_ERR_NOT_FOUND,
+				  "no torrent %lld (closed meanwhile)",
+				  (long long)ev->id);
+		else
+			svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
+				  ev->reason ? ev->reason : "the engine failed");
 		break;
 	default:
 		break;

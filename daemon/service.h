@@ -57,6 +57,9 @@ void service_reconfigure(struct service *s, const struct service_config *cfg);
 
 void service_conn_open(struct service *s, uint64_t conn, uid_t uid,
 		       gid_t gid, pid_t pid);
+/* How many of the connection's requests still await their answer (a
+ * patron that half-closed is closed once this is 0 and all is sent). */
+size_t service_conn_owed(const struct service *s, uint64_t conn);
 /* Pending answers for it are then dropped; its torrents keep running. */
 void service_conn_close(struct service *s, uint64_t conn);
 

@@ -23,9 +23,9 @@ FUZZ_LIBS := $(shell pkg-config --libs $(FUZZ_PKGS)) -lm
 FUZZ_NAMES := fuzz_request fuzz_pipe fuzz_config fuzz_codec
 FUZZ_BINS := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
 
-fuzz_request_SRC := common/proto.c common/codec.c
+fuzz_request_SRC := common/proto.c common/codec.c common/utf8.c common/escape.c common/jsonscan.c
 fuzz_pipe_SRC := client/pipe_parse.c
-fuzz_config_SRC := daemon/options.c daemon/log.c
+fuzz_config_SRC := daemon/options.c daemon/log.c common/utf8.c common/escape.c
 fuzz_codec_SRC := common/codec.c
 
 .PHONY: fuzz-build fuzz

@@ -234,5 +234,57 @@ def test_explain(env):
           "explain announced the torrent that existed before it started: %r" % seen)
 
 
+@test
+def test_timeout(env):
+    """A daemon that accepts and never answers: tpctl gives up with exit 4
+    after --timeout, and after 30 s by default for a single request; wait,
+    watch and explain wait for ever unless --timeout is given."""
+    mute = env.path("mute.sock")
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(mute)
+    ls.listen(64)  # the kernel accepts connections; nobody ever answers
+    try:
+        for args in (["list"], ["status", "1"], ["pause", "1"], ["info"],
+                     ["wait", "1"], ["watch"], ["explain"],
+                     ["add", _magnet()[0]]):
+            t0 = time.monotonic()
+            r = env.tpctl("--timeout", "0.5", *args, sock=mute, timeout=30)
+            dt = time.monotonic() - t0
+            check_eq(r.returncode, 4, "tpctl --timeout 0.5 %s on a mute daemon (%s)"
+                     % (args[0], describe(r)))
+            check(dt < 15, "tpctl --timeout 0.5 %s took %.1f s" % (args[0], dt))
+            check("timeout" in r.stderr, "tpctl %s does not say it timed out: %r"
+                  % (args[0], r.stderr))
+        # The option after the command name works too.
+        r = env.tpctl("list", "--timeout", "0.5", sock=mute, timeout=30)
+        check_eq(r.returncode, 4, "tpctl list --timeout 0.5 (%s)" % describe(r))
+        r = env.tpctl("--timeout", "0", "list", sock=mute, timeout=30)
+        check_eq(r.returncode, 2, "tpctl --timeout 0 (%s)" % describe(r))
+        # The default for a single request: 30 s.
+        t0 = time.monotonic()
+        r = env.tpctl("list", sock=mute, timeout=120)
+        dt = time.monotonic() - t0
+        check_eq(r.returncode, 4, "tpctl list on a mute daemon (%s)" % describe(r))
+        check(29 <= dt < 90, "tpctl list gave up after %.1f s, not 30" % dt)
+        # watch has no default limit: still running after 3 s.
+        proc = subprocess.Popen([T.tpctl_bin(), "-s", mute, "watch"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        T._PROCS.append(proc)
+        try:
+            proc.wait(timeout=3)
+            T.fail("tpctl watch on a mute daemon exited by itself (%s)" % proc.returncode)
+        except subprocess.TimeoutExpired:
+            pass
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        ls.close()
+    # Against a real daemon, --timeout does not get in the way.
+    d = env.start_daemon()
+    r = env.tpctl("--timeout", "20", "list")
+    check_eq(r.returncode, 0, "tpctl --timeout 20 list (%s)" % describe(r))
+
+
 if __name__ == "__main__":
     T.main()

@@ -742,6 +742,51 @@ static void test_control_answers(void **state)
 	ts_free(f);
 }
 
+/* Requests that lose a race with a close sent before them: the engine
+ * fails them (no such torrent), and the answer is not_found, not
+ * internal.  service_conn_owed() counts every request until its one
+ * answer, engine-answered ones included. */
+static void test_race_with_close(void **state)
+{
+	static const enum engine_cmd_type types[] = {
+		ENG_CLOSE, ENG_PAUSE, ENG_RESUME, ENG_REANNOUNCE };
+	static const char *const ops[] = {
+		"close", "pause", "resume", "reannounce" };
+	struct ts_fake *f = ts_new(0);
+	service_conn_open(f->s, 1, 1000, 1000, 11);
+	ts_make_torrent(f, 1, 1, TS_HASH1);
+	assert_int_equal(service_conn_owed(f->s, 1), 0);
+
+	char line[128];
+	ts_req(f, 1, "{\"op\":\"close\",\"tag\":\"first\",\"id\":1}");
+	struct engine_cmd *first = ts_cmd(f, ENG_CLOSE);
+	struct engine_cmd *later[4];
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(line, sizeof line,
+			 "{\"op\":\"%s\",\"tag\":\"%s\",\"id\":1}", ops[i],
+			 ops[i]);
+		ts_req(f, 1, line);
+		later[i] = ts_cmd(f, types[i]);
+	}
+	assert_int_equal(service_conn_owed(f->s, 1), 5);
+	ts_done(f, first);
+	json_object_put(ts_next(f, 1, "Closed", "first"));
+	assert_int_equal(service_conn_owed(f->s, 1), 4);
+	for (size_t i = 0; i < 4; i++) {
+		struct engine_event *ev = ts_event(EV_FAILED, later[i]->seq, 1);
+		ev->cmd = types[i];
+		ev->reason = strdup("no such torrent");
+		service_engine_event(f->s, ev);
+		ts_expect_error(f, 1, ops[i], "not_found");
+	}
+	assert_int_equal(service_conn_owed(f->s, 1), 0);
+	/* Answered at once: counted and paid at once. */
+	ts_req(f, 1, "{\"op\":\"status\",\"tag\":\"s\",\"id\":1}");
+	ts_expect_error(f, 1, "s", "not_found");
+	assert_int_equal(service_conn_owed(f->s, 1), 0);
+	ts_free(f);
+}
+
 /* (7) Status pushes reach the creator and watchers only; watching an
  * invisible torrent is forbidden; watch-all covers later torrents. */
 static void test_status_and_watch(void **state)
@@ -1244,6 +1289,7 @@ int main(void)
 		cmocka_unit_test(test_restored),
 		cmocka_unit_test(test_sequence_drift),
 		cmocka_unit_test(test_immediate_ops),
+		cmocka_unit_test(test_race_with_close),
 	};
 	return cmocka_run_group_tests_name("service", tests, NULL, NULL);
 }

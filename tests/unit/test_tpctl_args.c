@@ -73,6 +73,25 @@ static void test_global(void **state)
 	assert_true(a.json);
 	tpctl_args_free(&a);
 
+	/* --timeout: seconds (fractions allowed), before or after the
+	 * command; 0 means "the command's default". */
+	assert_int_equal(parse(&a, "list", NULL), 0);
+	assert_int_equal(a.timeout_ms, 0);
+	tpctl_args_free(&a);
+	assert_int_equal(parse(&a, "--timeout", "2.5", "list", NULL), 0);
+	assert_int_equal(a.timeout_ms, 2500);
+	tpctl_args_free(&a);
+	assert_int_equal(parse(&a, "watch", "--timeout=7", "3", NULL), 0);
+	assert_int_equal(a.timeout_ms, 7000);
+	assert_int_equal(a.n_ids, 1);
+	tpctl_args_free(&a);
+	for (const char *const *bad = (const char *const[]){ "0", "-1", "x",
+			"1s", "nan", "inf", "1e9", "", NULL }; *bad; bad++) {
+		assert_int_equal(parse(&a, "--timeout", *bad, "list", NULL), -1);
+		assert_non_null(strstr(a.error, "--timeout"));
+		tpctl_args_free(&a);
+	}
+
 	/* Options after the command belong to the command. */
 	assert_int_equal(parse(&a, "list", "-s", "/x", NULL), -1);
 	tpctl_args_free(&a);
