@@ -1,6 +1,6 @@
 # tpd - a BitTorrent daemon shared by many local programs.
 #
-#   make            build/tpd, build/tpctl, build/libtpclient.a
+#   make            build/tpd, build/tpctl, build/tpweb, build/libtpclient.a
 #   make deps       install the Debian packages that are missing
 #   make run        tpd in the foreground: ./run/tpd.sock, ./var/
 #   make test       unit + integration tests (what .ci/run calls)
@@ -39,6 +39,9 @@ PKG_LIBS = $(call lazy,PKG_LIBS,--libs,$(PKGS))
 CLIENT_LIBS = $(call lazy,CLIENT_LIBS,--libs,$(CLIENT_PKGS))
 LT_CFLAGS = $(call lazy,LT_CFLAGS,--cflags,libtorrent-rasterbar)
 LT_LIBS = $(call lazy,LT_LIBS,--libs,libtorrent-rasterbar)
+# tpweb: libmicrohttpd besides what a patron links.
+WEB_CFLAGS = $(call lazy,WEB_CFLAGS,--cflags,libmicrohttpd)
+WEB_LIBS = $(call lazy,WEB_LIBS,--libs,libmicrohttpd $(CLIENT_PKGS))
 
 CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -Iclient -Idaemon
 CFLAGS_ALL = -std=c11 $(WARN) $(OPT) $(SAN) -pthread $(PKG_CFLAGS) $(CPPFLAGS_ALL)
@@ -50,6 +53,8 @@ TPCTL_SRC := $(filter-out $(CLIENTLIB_SRC),$(wildcard client/*.c))
 DAEMON_SRC := $(wildcard daemon/*.c)
 SHIM_SRC := daemon/lt_shim.cpp
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+WEB_SRC := $(wildcard web/*.c)
+WEB_PAGE := $(wildcard web/page/*)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(1)))
 
@@ -59,6 +64,7 @@ TPCTL_OBJ := $(call obj,$(TPCTL_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 DAEMON_LIB_OBJ := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 SHIM_OBJ := $(call obj,$(SHIM_SRC))
+WEB_OBJ := $(call obj,$(WEB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Unit tests that reach the engine link libtorrent; the rest link only the
@@ -70,7 +76,7 @@ UNIT_LT := test_service test_shim
 	run-built test-built demo-built bench-built test-asan-built \
 	test-valgrind-built fuzz-built test-fresh-built
 
-all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/libtpclient.a
+all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/tpweb $(BUILD)/libtpclient.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,6 +100,12 @@ $(BUILD)/tpd: $(DAEMON_OBJ) $(SHIM_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/tpctl: $(TPCTL_OBJ) $(BUILD)/libtpclient.a
 	$(CC) $(SAN) -pthread -o $@ $^ $(CLIENT_LIBS) -lm
+
+# Where an installed tpweb finds its page unless --web-root says otherwise.
+$(WEB_OBJ): CFLAGS_ALL += $(WEB_CFLAGS) \
+	-DTPWEB_WEB_ROOT='"$(PREFIX)/share/tpd/web"'
+$(BUILD)/tpweb: $(WEB_OBJ) $(BUILD)/libtpclient.a
+	$(CC) $(SAN) -pthread -o $@ $^ $(WEB_LIBS)
 
 .PRECIOUS: $(BUILD)/obj/tests/unit/%.o
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
@@ -171,6 +183,14 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BUILD)/tpd $(DESTDIR)$(PREFIX)/sbin/tpd
 	install -m 755 $(BUILD)/tpctl $(DESTDIR)$(PREFIX)/bin/tpctl
+	install -m 755 $(BUILD)/tpweb $(DESTDIR)$(PREFIX)/bin/tpweb
+	install -d $(DESTDIR)$(PREFIX)/share/tpd/web
+	install -m 644 $(WEB_PAGE) $(DESTDIR)$(PREFIX)/share/tpd/web/
+	install -m 644 man/tpweb.1 $(DESTDIR)$(PREFIX)/share/man/man1/tpweb.1
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user
+	sed 's|/usr/bin/tpweb|$(PREFIX)/bin/tpweb|g' systemd/tpweb.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/user/tpweb.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/user/tpweb.service
 	install -m 644 client/tpclient.h $(DESTDIR)$(PREFIX)/include/tpclient.h
 	install -m 644 $(BUILD)/libtpclient.a $(DESTDIR)$(PREFIX)/lib/libtpclient.a
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -195,6 +215,9 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tpd $(DESTDIR)$(PREFIX)/bin/tpctl \
+		$(DESTDIR)$(PREFIX)/bin/tpweb \
+		$(DESTDIR)$(PREFIX)/share/man/man1/tpweb.1 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user/tpweb.service \
 		$(DESTDIR)$(PREFIX)/include/tpclient.h \
 		$(DESTDIR)$(PREFIX)/lib/libtpclient.a \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/tpclient.pc \
@@ -204,7 +227,8 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.socket \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/tpd.conf \
 		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tpd.conf
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tpd
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tpd $(DESTDIR)$(PREFIX)/share/tpd/web
+	rmdir $(DESTDIR)$(PREFIX)/share/tpd 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) build-asan
