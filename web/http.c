@@ -210,7 +210,7 @@ static bool http_is_api(const char *url)
 {
 	return strcmp(url, HTTP_RPC_PATH) == 0 ||
 	       strcmp(url, HTTP_RPC_PATH "/") == 0 ||
-	       strcmp(url, "/events") == 0;
+	       strcmp(url, "/events") == 0 || strcmp(url, "/token") == 0;
 }
 
 /* The checks of the header phase; 0 passes, else the status answered. */
@@ -359,6 +359,18 @@ static enum MHD_Result http_rpc(struct MHD_Connection *c, const char *method,
 	return http_queue(c, MHD_HTTP_OK, r);
 }
 
+/* The page asks for the token here rather than provoking a 409 (which a
+ * browser logs as an error).  No other origin can read this answer, and
+ * the Host check keeps rebound names out, so it tells no one more than
+ * the 409 already tells any client. */
+static enum MHD_Result http_token_json(struct MHD_Connection *c)
+{
+	char body[sizeof http_token + 16];
+
+	snprintf(body, sizeof body, "{\"token\":\"%s\"}", http_token);
+	return http_text(c, MHD_HTTP_OK, "application/json", body);
+}
+
 static enum MHD_Result http_events(struct MHD_Connection *c)
 {
 	unsigned status = 0;
@@ -441,6 +453,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c,
 				  "the page takes GET requests");
 	if (strcmp(url, "/events") == 0)
 		return http_events(c);
+	if (strcmp(url, "/token") == 0)
+		return http_token_json(c);
 	return http_file(c, url);
 }
 
