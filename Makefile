@@ -65,6 +65,7 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 DAEMON_LIB_OBJ := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 SHIM_OBJ := $(call obj,$(SHIM_SRC))
 WEB_OBJ := $(call obj,$(WEB_SRC))
+WEB_LIB_OBJ := $(filter-out $(BUILD)/obj/web/tpweb.o,$(WEB_OBJ))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Unit tests that reach the engine link libtorrent; the rest link only the
@@ -107,6 +108,11 @@ $(WEB_OBJ): CFLAGS_ALL += $(WEB_CFLAGS) \
 $(BUILD)/tpweb: $(WEB_OBJ) $(BUILD)/libtpclient.a
 	$(CC) $(SAN) -pthread -o $@ $^ $(WEB_LIBS)
 
+# tpweb's modules but main, for its unit test.
+$(BUILD)/libtpweb.a: $(WEB_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 .PRECIOUS: $(BUILD)/obj/tests/unit/%.o
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
@@ -114,6 +120,11 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 
 $(addprefix $(BUILD)/tests/,$(UNIT_LT)): $(SHIM_OBJ)
 $(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_LIBS = $(SHIM_OBJ) $(LT_LIBS)
+# test_web reaches tpweb's modules, which call back into libtpclient.
+$(BUILD)/obj/tests/unit/test_web.o: CFLAGS_ALL += -Iweb $(WEB_CFLAGS)
+$(BUILD)/tests/test_web: $(BUILD)/libtpweb.a
+$(BUILD)/tests/test_web: UNIT_LIBS = $(BUILD)/libtpweb.a $(BUILD)/libtpclient.a \
+	$(WEB_LIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libtpd.a $(BUILD)/libtpclient.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(SAN) -pthread -o $@ $< $(BUILD)/libtpd.a $(BUILD)/libtpclient.a \

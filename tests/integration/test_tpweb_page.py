@@ -227,6 +227,7 @@ def test_page_skip_file_and_limit(env):
         _click(drv, tid, "details")
         box = T.wait_until(lambda: drv.find_elements(By.CSS_SELECTOR,
                            '#panel input[data-file="0"]'), 30, "the files panel")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", box[0])
         box[0].click()
         with d.patron() as p:
             T.wait_until(lambda: p.expect("files", "Files", id=tid)["files"][0]["priority"]
@@ -234,7 +235,9 @@ def test_page_skip_file_and_limit(env):
         f = drv.find_element(By.ID, "lim-down")
         f.clear()
         f.send_keys("250")
-        drv.find_element(By.CSS_SELECTOR, "#limits-form button[type=submit]").click()
+        b = drv.find_element(By.CSS_SELECTOR, "#limits-form button[type=submit]")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", b)
+        b.click()
         with d.patron() as p:
             T.wait_until(lambda: p.expect("session_get", "Session")["download_limit"]
                          == 250000, 20, "tpd's download limit to be 250 kB/s")

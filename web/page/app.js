@@ -388,7 +388,10 @@ function trackersPanel(a) {
 async function openDetails(id) {
   selected = id;
   const t = torrents.get(id);
-  $("details").hidden = false;
+  if ($("details").hidden) {
+    $("details").hidden = false;
+    $("details").scrollIntoView({ block: "nearest" });
+  }
   $("details-title").textContent = "Details: " + (t ? t.name : id);
   let a;
   try {
