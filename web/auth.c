@@ -37,6 +37,10 @@
 #define AUTH_FORGET_MS (10 * 60 * 1000)
 /* Addresses remembered at once; the stalest is forgotten for a new one. */
 #define AUTH_SLOTS 256
+/* Credentials that passed are remembered (as a SHA-256 of the header) for
+ * a while, so that the page's many requests do not each pay for PBKDF2. */
+#define AUTH_CACHE 16
+#define AUTH_CACHE_MS (10 * 60 * 1000)
 
 struct auth {
 	char user[AUTH_USER_MAX + 1];
@@ -53,8 +57,14 @@ struct auth_slot {
 	int64_t last_fail_ms;
 };
 
+struct auth_cached {
+	unsigned char digest[32];
+	int64_t until_ms;
+};
+
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct auth_slot auth_slots[AUTH_SLOTS];
+static struct auth_cached auth_cache[AUTH_CACHE];
 
 __attribute__((format(printf, 1, 2)))
 static char *auth_strf(const char *fmt, ...)
@@ -326,9 +336,39 @@ static bool auth_matches(const struct auth *a, const char *user,
 	return ok;
 }
 
+static void auth_digest(const char *header, unsigned char *out)
+{
+	unsigned int n = 32;
+
+	EVP_Digest(header, strlen(header), out, &n, EVP_sha256(), NULL);
+}
+
+/* True when this exact header passed recently.  Under the lock. */
+static bool auth_cached_ok(const unsigned char *d, int64_t now)
+{
+	for (size_t i = 0; i < AUTH_CACHE; i++)
+		if (auth_cache[i].until_ms > now &&
+		    CRYPTO_memcmp(auth_cache[i].digest, d, 32) == 0)
+			return true;
+	return false;
+}
+
+/* Remembers a header that passed, in the slot expiring first. */
+static void auth_cache_put(const unsigned char *d, int64_t now)
+{
+	struct auth_cached *victim = &auth_cache[0];
+
+	for (size_t i = 1; i < AUTH_CACHE; i++)
+		if (auth_cache[i].until_ms < victim->until_ms)
+			victim = &auth_cache[i];
+	memcpy(victim->digest, d, 32);
+	victim->until_ms = now + AUTH_CACHE_MS;
+}
+
 int auth_check(struct auth *a, const char *authorization,
 	       const struct sockaddr *peer)
 {
+	unsigned char digest[32];
 	char user[AUTH_USER_MAX + 1], pass[AUTH_PASS_MAX + 1];
 	unsigned char key[16];
 	struct auth_slot *s;
@@ -341,6 +381,12 @@ int auth_check(struct auth *a, const char *authorization,
 		return -1;
 	auth_addr_key(peer, key);
 	now = auth_now_ms();
+	auth_digest(authorization, digest);
+	pthread_mutex_lock(&auth_lock);
+	ok = auth_cached_ok(digest, now);
+	pthread_mutex_unlock(&auth_lock);
+	if (ok)
+		return 0;
 	/* Each attempt from an address takes its turn behind the gate, so
 	 * parallel guesses are slowed as much as sequential ones. */
 	pthread_mutex_lock(&auth_lock);
@@ -358,6 +404,7 @@ int auth_check(struct auth *a, const char *authorization,
 	s = auth_slot_of(key, auth_now_ms());
 	if (ok) {
 		s->fails = 0;
+		auth_cache_put(digest, auth_now_ms());
 		pthread_mutex_unlock(&auth_lock);
 		return 0;
 	}

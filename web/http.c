@@ -213,6 +213,19 @@ static bool http_is_api(const char *url)
 	       strcmp(url, "/events") == 0 || strcmp(url, "/token") == 0;
 }
 
+static void http_log_failure(const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)
+				       ->sin_addr, addr, sizeof addr);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)
+					->sin6_addr, addr, sizeof addr);
+	fprintf(stderr, "tpweb: failed login from %s\n", addr);
+}
+
 /* The checks of the header phase; 0 passes, else the status answered. */
 static unsigned http_gate(struct MHD_Connection *c, const char *url)
 {
@@ -229,9 +242,17 @@ static unsigned http_gate(struct MHD_Connection *c, const char *url)
 	if (http_cfg.auth) {
 		ci = MHD_get_connection_info(c,
 					     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (auth_check(http_cfg.auth, http_hdr(c, "Authorization"),
-			       ci ? ci->client_addr : NULL) < 0)
+		const char *cred = http_hdr(c, "Authorization");
+
+		if (auth_check(http_cfg.auth, cred,
+			       ci ? ci->client_addr : NULL) < 0) {
+			/* One line per failed login, for the journal (and
+			 * fail2ban); a request without credentials is only
+			 * the client being asked for them. */
+			if (cred)
+				http_log_failure(ci ? ci->client_addr : NULL);
 			return MHD_HTTP_UNAUTHORIZED;
+		}
 	}
 	if (strncmp(url, HTTP_RPC_PATH, strlen(HTTP_RPC_PATH)) == 0 &&
 	    !http_token_ok(http_hdr(c, HTTP_TOKEN_HEADER)))

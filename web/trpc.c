@@ -1243,6 +1243,11 @@ static int trpc_set_trackers(struct trpc *x, json_object *args, int64_t id,
 
 	if (!add && !rem && !list)
 		return 0;
+	/* json-c asserts on array calls with other types: check first. */
+	if ((add && !json_object_is_type(add, json_type_array)) ||
+	    (rem && !json_object_is_type(rem, json_type_array)))
+		return trpc_fail(x, "\"trackerAdd\" and \"trackerRemove\" "
+				 "must be arrays");
 	q = patron_req("trackers");
 	json_object_object_add(q, "id", json_object_new_int64(id));
 	ans = trpc_call(x, q, "Trackers");
