@@ -399,6 +399,14 @@ def test_nobody_sees_none_of_roots_torrents(env):
     check(ans["result"] != "success", "nobody removed root's torrent: %r" % ans)
     st = _tpd_list(d)[mine["id"]]
     check_eq(st["paused"], False, "root's torrent after nobody's torrent-stop")
+    # Daemon-wide settings are root's and the daemon's user's alone (tpd
+    # answers forbidden, or unknown_op before session_set exists).
+    ans = web.rpc("session-set", {"speed-limit-down": 7, "speed-limit-down-enabled": True})
+    check(ans["result"] != "success", "nobody set the daemon's limit: %r" % ans)
+    with d.patron() as p:
+        ses = p.call("session_get")
+    if ses.get("type") == "Session":
+        check(ses.get("download_limit") != 7000, "the daemon's limit changed: %r" % ses)
 
 
 T.main()

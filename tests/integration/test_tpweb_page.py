@@ -150,8 +150,12 @@ def test_page_add_download_pause_resume_remove(env):
         T.wait_until(lambda: drv.find_element("id", "feed").get_attribute("data-state")
                      == "live", 30, "the page's feed to be live")
 
+        # The magnet is added from the keyboard: type it, press Enter.
+        from selenium.webdriver.common.keys import Keys
         magnet_ih = os.urandom(20).hex()
-        _add_through_form(drv, source="magnet:?xt=urn:btih:%s&dn=page-magnet" % magnet_ih)
+        f = drv.find_element("id", "add-source")
+        f.send_keys("magnet:?xt=urn:btih:%s&dn=page-magnet" % magnet_ih)
+        f.send_keys(Keys.ENTER)
         mid = _id_of(d, magnet_ih, "the magnet added through the page")
         T.wait_until(lambda: _row(drv, mid) is not None and "page-magnet" in _row(drv, mid).text,
                      30, "the magnet's row on the page")
@@ -170,7 +174,12 @@ def test_page_add_download_pause_resume_remove(env):
         _click(drv, tid, "toggle")
         T.wait_until(lambda: _tpd_list(d)[tid]["paused"], 20, "tpd to pause the torrent")
         T.wait_until(lambda: _row_state(drv, tid) == "paused", 20, "the row to say paused")
-        _click(drv, tid, "toggle")
+        # Resume from the keyboard: Tab from the row's name area, Enter.
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+        tog = _row(drv, tid).find_element(By.CSS_SELECTOR, '[data-action="toggle"]')
+        drv.execute_script("arguments[0].focus()", tog)
+        drv.switch_to.active_element.send_keys(Keys.ENTER)
         T.wait_until(lambda: not _tpd_list(d)[tid]["paused"], 20, "tpd to resume it")
         T.wait_until(lambda: _row_state(drv, tid) == "seeding", 20, "the row to say seeding")
 
@@ -195,6 +204,33 @@ def test_page_add_download_pause_resume_remove(env):
                      "the data to be deleted")
         T.wait_until(lambda: _row(drv, tid) is None, 20, "the row to go")
         check(_row(drv, mid) is not None, "the magnet's row went too")
+        _check_console_and_hosts(drv, web)
+    finally:
+        drv.quit()
+
+
+@test
+def test_page_on_a_phone(env):
+    """At a phone's width the page needs no sideways scrolling and every
+    control stays reachable; saved as docs/tpweb-phone.png."""
+    d = env.start_daemon()
+    with d.patron() as p:
+        p.expect("create", "NewTorrentCreated",
+                 magnet="magnet:?xt=urn:btih:%s&dn=%s" % (os.urandom(20).hex(),
+                                                          "a-rather-long-torrent-name." * 3))
+    web = W.Web(env, d)
+    drv = _browser(env)
+    try:
+        drv.set_window_size(390, 844)
+        drv.get(web.url("/"))
+        T.wait_until(lambda: drv.find_elements("css selector", "#list li"), 30,
+                     "the torrent's row")
+        wide = drv.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]")
+        check(wide[0] <= wide[1], "the page scrolls sideways on a phone: %s" % wide)
+        for b in drv.find_elements("css selector", "#list button"):
+            check(b.size["height"] >= 30, "a button too small to tap: %s" % b.size)
+        drv.save_screenshot(os.path.join(os.path.dirname(SCREENSHOT), "tpweb-phone.png"))
         _check_console_and_hosts(drv, web)
     finally:
         drv.quit()

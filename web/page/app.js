@@ -199,7 +199,8 @@ function render() {
     if (!li.hidden) shown++;
   });
   $("empty").hidden = shown > 0;
-  $("totals").textContent = torrents.size + " torrents  ↓ " + rate(down) +
+  $("totals").textContent = torrents.size +
+    (torrents.size === 1 ? " torrent  ↓ " : " torrents  ↓ ") + rate(down) +
     "  ↑ " + rate(up);
   refreshLabels();
   if (selected !== null && !torrents.has(selected)) closeDetails();
