@@ -252,6 +252,54 @@ def test_sonarr_seed_configuration(env):
                                 "seedIdleLimit": 90, "seedIdleMode": 1}, "torrent-get")
 
 
+METHODS = ["session-get", "session-set", "session-stats", "torrent-get", "torrent-add",
+           "torrent-remove", "torrent-start", "torrent-start-now", "torrent-stop",
+           "torrent-verify", "torrent-reannounce", "torrent-set", "torrent-set-location",
+           "queue-move-top", "queue-move-up", "queue-move-down", "queue-move-bottom",
+           "free-space"]
+BAD_ARGS = [{"ids": "x"}, {"ids": {}}, {"ids": [[]]}, {"ids": 1.5}, {"ids": [None, True]},
+            {"fields": "x"}, {"fields": [1, None, {}]}, {"filename": 5}, {"metainfo": 5},
+            {"metainfo": "not base64!"}, {"filename": "relative/x.torrent"},
+            {"labels": "x"}, {"labels": [1]}, {"trackerAdd": "x"}, {"trackerRemove": {}},
+            {"trackerList": 5}, {"files-wanted": "x"}, {"priority-high": [{}]},
+            {"download-dir": 5}, {"location": 7}, {"path": 5}, {"path": "/nonexistent"},
+            {"speed-limit-down": "x"}, {"seedRatioMode": 2}, {"format": 3},
+            {"ids": [1], "downloadLimit": [], "labels": [], "queuePosition": "top"}]
+
+
+@test
+def test_bad_rpc_input_gets_an_answer(env):
+    """Every method with arguments of the wrong shape: an answer with a
+    result string, never a crash; bodies that are not RPC requests too."""
+    d = env.start_daemon()
+    web = W.Web(env, d)
+    _, tb, _ = _torrent_file(env, "victim.bin")
+    web.ok("torrent-add", {"metainfo": base64.b64encode(tb).decode()})
+    for m in METHODS:
+        for a in BAD_ARGS:
+            ans = web.rpc(m, a)
+            check(ans["result"], "%s %s: empty result" % (m, a))
+    web.rpc("session-get")
+    for body in (b"", b"null", b"[]", b"{", b"\xff\xfe{}", b'{"method": 5}',
+                 b'{"method": "torrent-get", "arguments": 5}', b"[" * 100000,
+                 b'{"method":"torrent-get","arguments":{"fields":["id"]},"tag":{"a":1}}'):
+        status, _, data = web.request("POST", "/transmission/rpc", body,
+                                      {"X-Transmission-Session-Id": web.token})
+        check_eq(status, 200, "status for body %r" % body[:40])
+        check(isinstance(json.loads(data).get("result"), str), "no result for %r" % body[:40])
+    big = b"x" * (17 * T.MIB + 1)
+    status, _, _ = web.request("POST", "/transmission/rpc", big,
+                               {"X-Transmission-Session-Id": web.token})
+    check_eq(status, 413, "status for a body over the limit")
+    for path in ("/../../etc/passwd", "/.hidden", "/a/b", "/%2e%2e/x", "/" + "a" * 5000):
+        status, _, _ = web.request("GET", path)
+        check(status in (404, 414, 431), "GET %s: %d" % (path[:40], status))
+    check_eq(web.proc.poll(), None, "tpweb is still running")
+    # (torrent-remove without "ids" removed everything, as in Transmission.)
+    check_eq(web.ok("torrent-get", {"fields": ["id"]}), {"torrents": []},
+             "torrent-get after the bad requests")
+
+
 # --------------------------------------------------------------------------
 # Security
 

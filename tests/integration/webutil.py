@@ -43,8 +43,11 @@ class Web:
         if user is not None:
             argv = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
                     "--clear-groups"] + argv
+        self.name = name
+        self.stopped = False
         self.proc = T.spawn(argv, self.log)
-        env.procs.append((name, self.proc, self.log))
+        # Stopped with the daemons, so that its exit is checked too.
+        env.daemons.append(self)
         self.port = T.wait_until(self._port, 30, "tpweb to print its port")
         self.host = "127.0.0.1:%d" % self.port
         self.token = None
@@ -56,6 +59,25 @@ class Web:
         with open(self.log, errors="replace") as f:
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", f.read())
         return int(m.group(1)) if m else None
+
+    def stop(self):
+        """SIGTERM: tpweb must exit 0, with no sanitizer report in its log
+        (under make test-asan).  Returns the problems, as Daemon.stop does."""
+        if self.stopped:
+            return []
+        self.stopped = True
+        if self.proc.poll() is not None:
+            return ["%s had died during the test (exit status %s)"
+                    % (self.name, self.proc.returncode)]
+        rc = T._kill(self.proc, grace=30)
+        problems = []
+        if rc != 0:
+            problems.append("%s exited with %s on SIGTERM (expected 0)" % (self.name, rc))
+        with open(self.log, errors="replace") as f:
+            text = f.read()
+        if "Sanitizer" in text or "runtime error:" in text:
+            problems.append("%s's log has a sanitizer report:\n%s" % (self.name, T.tail(self.log)))
+        return problems
 
     def url(self, path="/"):
         return "http://%s%s" % (self.host, path)
