@@ -13,6 +13,7 @@ session_set, files) skip, naming the op, while tpd answers unknown_op.
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -37,6 +38,23 @@ def _torrent_file(env, name, size=50000):
     with open(path, "wb") as f:
         f.write(tb)
     return path, tb, T.info_hash(tb)
+
+
+def _multi_torrent_file(env, name, sizes):
+    """A multi-file v1 .torrent (files a.bin, b.bin, ... of `sizes`)."""
+    pl = 16384
+    content = b"".join(os.urandom(n) for n in sizes)
+    pieces = b"".join(hashlib.sha1(content[o:o + pl]).digest()
+                      for o in range(0, len(content), pl))
+    files = [{"length": n, "path": ["%s.bin" % chr(ord("a") + i)]}
+             for i, n in enumerate(sizes)]
+    tb = T.bencode({"announce": "http://127.0.0.1:%d/announce" % U.closed_port(),
+                    "info": {"name": name, "piece length": pl, "pieces": pieces,
+                             "files": files}})
+    path = env.path(name + ".torrent")
+    with open(path, "wb") as f:
+        f.write(tb)
+    return path, T.info_hash(tb)
 
 
 def _done_matches(done, st):
@@ -145,19 +163,76 @@ def test_remote_limits_and_file_skip(env):
     check_eq((ses.get("download_limit"), ses.get("upload_limit")), (100000, 50000),
              "tpd's limits after -d 100 -u 50 (kB/s of 1000 bytes)")
 
-    tpath, _, ih = _torrent_file(env, "one.bin")
+    tpath, ih = _multi_torrent_file(env, "three", [20000, 30000, 40000])
     web.remote_ok("-a", tpath)
     tid = [t["id"] for t in _tpd_list(d).values() if t["info_hash"] == ih][0]
-    r = web.remote("-t", str(tid), "-G", "0")
+    r = web.remote("-t", str(tid), "-G", "1")
     if "unknown op" in r.stdout + r.stderr:
         raise T.TestSkip("tpd has no `files` or `set` op yet: " + r.stdout.strip())
-    check(r.returncode == 0 and "success" in r.stdout, "-G 0: " + describe(r))
+    check(r.returncode == 0 and "success" in r.stdout, "-G 1: " + describe(r))
     with d.patron() as p:
         files = p.expect("files", "Files", id=tid)["files"]
-    check_eq([f["priority"] for f in files], [0], "file priorities after -G 0")
+    check_eq([f["priority"] for f in files], [4, 0, 4], "file priorities after -G 1")
     r = web.remote("-t", str(tid), "-f")
-    check(r.returncode == 0 and "one.bin" in r.stdout and re.search(r"\bNo\b", r.stdout),
-          "-f does not show the skipped file: " + describe(r))
+    check(r.returncode == 0, "-f: " + describe(r))
+    gets = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*(\d+):\s+\S+\s+\S+\s+(Yes|No)\s+.*?(\S+\.bin)\s*$", line)
+        if m:
+            gets[m.group(3)] = m.group(2)
+    check_eq(gets, {"three/a.bin": "Yes", "three/b.bin": "No", "three/c.bin": "Yes"},
+             "Get column of transmission-remote -f:\n" + r.stdout)
+
+
+@test
+def test_verify_move_queue_and_details(env):
+    """torrent-verify, torrent-set-location, queue-move-top and the
+    files/peers/trackers fields (tpd's recheck, move, set, files, trackers)."""
+    d = env.start_daemon()
+    web = W.Web(env, d)
+    have = env.mkdir("have")
+    content = os.urandom(70000)
+    with open(os.path.join(have, "kept.bin"), "wb") as f:
+        f.write(content)
+    announce = "http://127.0.0.1:%d/a" % U.closed_port()
+    tb = T.make_torrent_bytes("kept.bin", content, announce=announce)
+    t = web.ok("torrent-add", {"metainfo": base64.b64encode(tb).decode(),
+                               "download-dir": have})["torrent-added"]
+    T.wait_until(lambda: _tpd_list(d)[t["id"]]["progress"] == 1, 30,
+                 "tpd to find the data complete")
+    ans = web.rpc("torrent-verify", {"ids": [t["id"]]})
+    if W.unknown_op(ans["result"]):
+        raise T.TestSkip("tpd has no `recheck` op yet: " + ans["result"])
+    check_eq(ans["result"], "success", "torrent-verify")
+    fields = ["files", "fileStats", "priorities", "wanted", "trackers", "trackerStats",
+              "peers"]
+
+    def checked():
+        g = web.ok("torrent-get", {"ids": [t["id"]], "fields": fields})["torrents"][0]
+        done = [f["bytesCompleted"] for f in g.get("files", [])] == [70000]
+        return g if done else None
+    # The recheck starts by forgetting what was verified: wait for its end.
+    g = T.wait_until(checked, 30, "the recheck to find the file complete again")
+    check_eq(g.get("files"), [{"name": "kept.bin", "length": 70000, "bytesCompleted": 70000}],
+             "files")
+    check_eq(g.get("fileStats"), [{"bytesCompleted": 70000, "wanted": True, "priority": 0}],
+             "fileStats")
+    check_eq((g.get("priorities"), g.get("wanted")), ([0], [1]), "priorities and wanted")
+    check_eq([x["announce"] for x in g.get("trackers", [])], [announce], "trackers")
+    check_eq(len(g.get("trackerStats", [])), 1, "trackerStats rows")
+    check_eq(g.get("peers"), [], "peers of a torrent without any")
+
+    moved = env.mkdir("moved")
+    ans = web.rpc("torrent-set-location", {"ids": [t["id"]], "location": moved, "move": True})
+    if W.unknown_op(ans["result"]):
+        raise T.TestSkip("tpd has no `move` op yet: " + ans["result"])
+    check_eq(ans["result"], "success", "torrent-set-location")
+    check_eq(_tpd_list(d)[t["id"]]["save_path"], moved, "save_path after the move")
+    check(os.path.isfile(os.path.join(moved, "kept.bin")), "the data was not moved")
+    ans = web.rpc("queue-move-top", {"ids": [t["id"]]})
+    if W.unknown_op(ans["result"]):
+        raise T.TestSkip("tpd has no `set` op yet: " + ans["result"])
+    check_eq(ans["result"], "success", "queue-move-top")
 
 
 # The fields Sonarr's TransmissionProxy asks torrent-get for.
