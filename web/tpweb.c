@@ -213,7 +213,12 @@ static int tpweb_hosts(const char *list, const char *listen_host,
 	char *copy = list ? strdup(list) : NULL, *save = NULL, *tok;
 	size_t n = 0;
 
-	hosts[n++] = strdup(listen_host);
+	hosts[n] = strdup(listen_host);
+	if (!hosts[n++]) {
+		fprintf(stderr, "tpweb: out of memory\n");
+		free(copy);
+		return -1;
+	}
 	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
@@ -227,7 +232,12 @@ static int tpweb_hosts(const char *list, const char *listen_host,
 			free(copy);
 			return -1;
 		}
-		hosts[n++] = strdup(tok);
+		hosts[n] = strdup(tok);
+		if (!hosts[n++]) {
+			fprintf(stderr, "tpweb: out of memory\n");
+			free(copy);
+			return -1;
+		}
 	}
 	free(copy);
 	cfg->hosts = hosts;
