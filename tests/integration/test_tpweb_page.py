@@ -109,8 +109,16 @@ def _check_console_and_hosts(drv, web):
     check(not foreign, "the page requested other hosts: %s" % foreign)
 
 
-def _add_through_form(drv, source=None, upload=None, directory=None):
+def _add_through_form(drv, source=None, upload=None, directory=None, labels=None):
     from selenium.webdriver.common.by import By
+    if labels is not None:
+        drv.find_element(By.CSS_SELECTOR, "#add details summary").click()
+        drv.find_element(By.ID, "add-labels").send_keys(labels)
+        if directory is not None:
+            f = drv.find_element(By.ID, "add-dir")
+            f.clear()
+            f.send_keys(directory)
+            directory = None
     if source is not None:
         f = drv.find_element(By.ID, "add-source")
         f.clear()
@@ -237,7 +245,7 @@ def test_page_on_a_phone(env):
 
 
 @test
-def test_page_skip_file_and_limit(env):
+def test_page_labels_skip_file_limits_alt_speed(env):
     d = env.start_daemon()
     with d.patron() as p:
         for op, fields in (("files", {"id": 1}), ("set", {"id": 1}),
@@ -257,9 +265,31 @@ def test_page_skip_file_and_limit(env):
         drv.get(web.url("/"))
         T.wait_until(lambda: drv.find_element("id", "feed").get_attribute("data-state")
                      == "live", 30, "the feed")
-        _add_through_form(drv, upload=path)
+        _add_through_form(drv, upload=path, labels="tv, hd")
         tid = _id_of(d, T.info_hash(tb), "the uploaded torrent")
+        check_eq(_tpd_list(d)[tid].get("labels"), ["tv", "hd"], "labels in tpd")
         T.wait_until(lambda: _row(drv, tid) is not None, 30, "its row")
+        T.wait_until(lambda: "tv, hd" in _row(drv, tid).text, 20, "the labels on the row")
+        other = os.urandom(20).hex()
+        _add_through_form(drv, source="magnet:?xt=urn:btih:%s&dn=unlabelled" % other)
+        mid = _id_of(d, other, "the magnet")
+        T.wait_until(lambda: _row(drv, mid) is not None, 30, "the magnet's row")
+        # The label filter offers tpd's labels and keeps only that label's rows.
+        from selenium.webdriver.support.ui import Select
+        sel = Select(drv.find_element(By.ID, "filter-label"))
+        T.wait_until(lambda: sorted(o.get_attribute("value") for o in sel.options)
+                     == ["", "hd", "tv"], 20, "the label filter's options")
+        sel.select_by_value("tv")
+        try:
+            T.wait_until(lambda: _row(drv, tid).is_displayed()
+                         and not _row(drv, mid).is_displayed(),
+                         10, "the label filter to hide the unlabelled torrent")
+        except T.TestFailure as e:
+            fail("%s; filter %r, rows %r" % (e, sel.first_selected_option.get_attribute(
+                "value"), drv.execute_script(
+                "return [...document.querySelectorAll('#list li')].map("
+                "l => [l.dataset.id, l.hidden, l.textContent])")))
+        sel.select_by_value("")
         _click(drv, tid, "details")
         box = T.wait_until(lambda: drv.find_elements(By.CSS_SELECTOR,
                            '#panel input[data-file="0"]'), 30, "the files panel")
@@ -277,6 +307,15 @@ def test_page_skip_file_and_limit(env):
         with d.patron() as p:
             T.wait_until(lambda: p.expect("session_get", "Session")["download_limit"]
                          == 250000, 20, "tpd's download limit to be 250 kB/s")
+        alt = drv.find_element(By.ID, "alt-speed")
+        check_eq(alt.get_attribute("aria-pressed"), "false", "the alt-speed switch at first")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", alt)
+        alt.click()
+        with d.patron() as p:
+            T.wait_until(lambda: p.expect("session_get", "Session")["alt_speed"] is True,
+                         20, "tpd's alt speed to be on")
+        T.wait_until(lambda: alt.get_attribute("aria-pressed") == "true", 10,
+                     "the switch to show on")
         _check_console_and_hosts(drv, web)
     finally:
         drv.quit()

@@ -279,8 +279,8 @@ async function onAdd(e) {
   const t = a["torrent-added"] || a["torrent-duplicate"];
   say((a["torrent-duplicate"] ? "Already there: " : "Added: ") +
       (t ? t.name + " (" + t.id + ")" : ""));
-  $("add-source").value = "";
-  $("add-file").value = "";
+  // Options apply to one add: folded away, they must not linger unseen.
+  $("add-form").reset();
   document.querySelector("#add details").open = false;
 }
 
