@@ -254,8 +254,9 @@ def test_page_labels_skip_file_limits_alt_speed(env):
             if ev.get("type") == "Error" and ev.get("code") == "unknown_op":
                 raise T.TestSkip("tpd has no `%s` op yet" % op)
     from selenium.webdriver.common.by import By
+    port = U.closed_port()
     tb = T.make_torrent_bytes("skip-me.bin", os.urandom(40000),
-                              announce="http://127.0.0.1:%d/a" % U.closed_port())
+                              announce="http://127.0.0.1:%d/a" % port)
     path = env.path("skip-me.torrent")
     with open(path, "wb") as f:
         f.write(tb)
@@ -298,6 +299,13 @@ def test_page_labels_skip_file_limits_alt_speed(env):
         with d.patron() as p:
             T.wait_until(lambda: p.expect("files", "Files", id=tid)["files"][0]["priority"]
                          == 0, 20, "tpd to skip the file")
+        # The other panels: the torrent's tracker, and no peers.
+        drv.find_element(By.ID, "tab-trackers").click()
+        T.wait_until(lambda: "http://127.0.0.1:%d/a" % port in
+                     drv.find_element(By.ID, "panel").text, 20, "the trackers panel")
+        drv.find_element(By.ID, "tab-peers").click()
+        T.wait_until(lambda: "No peers" in drv.find_element(By.ID, "panel").text, 20,
+                     "the peers panel")
         f = drv.find_element(By.ID, "lim-down")
         f.clear()
         f.send_keys("250")
