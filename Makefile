@@ -102,9 +102,17 @@ $(BUILD)/tpd: $(DAEMON_OBJ) $(SHIM_OBJ) $(COMMON_OBJ)
 $(BUILD)/tpctl: $(TPCTL_OBJ) $(BUILD)/libtpclient.a
 	$(CC) $(SAN) -pthread -o $@ $^ $(CLIENT_LIBS) -lm
 
+$(WEB_OBJ): CFLAGS_ALL += $(WEB_CFLAGS)
 # Where an installed tpweb finds its page unless --web-root says otherwise.
-$(WEB_OBJ): CFLAGS_ALL += $(WEB_CFLAGS) \
-	-DTPWEB_WEB_ROOT='"$(PREFIX)/share/tpd/web"'
+# tpweb.o bakes it in, so it is rebuilt whenever PREFIX changes (`make`
+# then `make install PREFIX=/usr`): the stamp holds the last one used.
+WEB_ROOT_DIR = $(PREFIX)/share/tpd/web
+$(BUILD)/obj/web/tpweb.o: CFLAGS_ALL += -DTPWEB_WEB_ROOT='"$(WEB_ROOT_DIR)"'
+$(BUILD)/obj/web/tpweb.o: $(BUILD)/web-root.stamp
+$(BUILD)/web-root.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(WEB_ROOT_DIR)' | cmp -s - $@ || echo '$(WEB_ROOT_DIR)' >$@
+FORCE:
 $(BUILD)/tpweb: $(WEB_OBJ) $(BUILD)/libtpclient.a
 	$(CC) $(SAN) -pthread -o $@ $^ $(WEB_LIBS)
 

@@ -54,7 +54,9 @@ static void tpweb_usage(FILE *f)
 		"[--allowed-hosts HOST,...]\n"
 		"             [--password-file FILE] [--web-root DIR]\n"
 		"       tpweb --hash-password [USER]   "
-		"(reads the password from stdin)\n");
+		"(reads the password from stdin)\n"
+		"defaults: --listen %s, --web-root %s\n",
+		TPWEB_DEFAULT_LISTEN, TPWEB_WEB_ROOT);
 }
 
 static int tpweb_parse(int argc, char **argv, struct tpweb_opts *o)

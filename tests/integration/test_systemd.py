@@ -341,6 +341,11 @@ def test_make_install(env):
     r = subprocess.run([os.path.join(dest, "usr/sbin/tpd"), "--version"],
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 0 and "tpd" in r.stdout, "installed tpd --version: " + describe(r))
+    # The installed tpweb looks for its page where make install put it.
+    r = subprocess.run([os.path.join(dest, "usr/bin/tpweb"), "--help"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "--web-root /usr/share/tpd/web" in r.stdout,
+          "installed tpweb --help does not name /usr/share/tpd/web: " + describe(r))
 
     if not shutil.which("man"):
         raise T.TestSkip("man is not installed: pages installed but not rendered")
