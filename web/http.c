@@ -260,8 +260,7 @@ static unsigned http_gate(struct MHD_Connection *c, const char *url)
 	return 0;
 }
 
-static enum MHD_Result http_refuse(struct MHD_Connection *c, unsigned code,
-				   const char *url)
+static enum MHD_Result http_refuse(struct MHD_Connection *c, unsigned code)
 {
 	switch (code) {
 	case MHD_HTTP_UNAUTHORIZED:
@@ -274,7 +273,6 @@ static enum MHD_Result http_refuse(struct MHD_Connection *c, unsigned code,
 				  "--allowed-hosts) and the request must come "
 				  "from its own page");
 	default:
-		(void)url;
 		return http_error(c, code, "refused");
 	}
 }
@@ -453,7 +451,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c,
 		*con_cls = q;
 		q->refused = http_gate(c, url);
 		if (q->refused)
-			return http_refuse(c, q->refused, url);
+			return http_refuse(c, q->refused);
 		return MHD_YES;
 	}
 	if (*data_size) {
