@@ -1,6 +1,6 @@
 # tpd - a BitTorrent daemon shared by many local programs.
 #
-#   make            build/tpd, build/tpctl, build/libtpclient.a
+#   make            build/tpd, build/tpctl, build/tpweb, build/libtpclient.a
 #   make deps       install the Debian packages that are missing
 #   make run        tpd in the foreground: ./run/tpd.sock, ./var/
 #   make test       unit + integration tests (what .ci/run calls)
@@ -39,6 +39,9 @@ PKG_LIBS = $(call lazy,PKG_LIBS,--libs,$(PKGS))
 CLIENT_LIBS = $(call lazy,CLIENT_LIBS,--libs,$(CLIENT_PKGS))
 LT_CFLAGS = $(call lazy,LT_CFLAGS,--cflags,libtorrent-rasterbar)
 LT_LIBS = $(call lazy,LT_LIBS,--libs,libtorrent-rasterbar)
+# tpweb: libmicrohttpd besides what a patron links.
+WEB_CFLAGS = $(call lazy,WEB_CFLAGS,--cflags,libmicrohttpd)
+WEB_LIBS = $(call lazy,WEB_LIBS,--libs,libmicrohttpd $(CLIENT_PKGS))
 
 CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -Iclient -Idaemon
 CFLAGS_ALL = -std=c11 $(WARN) $(OPT) $(SAN) -pthread $(PKG_CFLAGS) $(CPPFLAGS_ALL)
@@ -50,6 +53,8 @@ TPCTL_SRC := $(filter-out $(CLIENTLIB_SRC),$(wildcard client/*.c))
 DAEMON_SRC := $(wildcard daemon/*.c)
 SHIM_SRC := daemon/lt_shim.cpp
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+WEB_SRC := $(wildcard web/*.c)
+WEB_PAGE := $(wildcard web/page/*)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(1)))
 
@@ -59,6 +64,8 @@ TPCTL_OBJ := $(call obj,$(TPCTL_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 DAEMON_LIB_OBJ := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 SHIM_OBJ := $(call obj,$(SHIM_SRC))
+WEB_OBJ := $(call obj,$(WEB_SRC))
+WEB_LIB_OBJ := $(filter-out $(BUILD)/obj/web/tpweb.o,$(WEB_OBJ))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Unit tests that reach the engine link libtorrent; the rest link only the
@@ -70,7 +77,7 @@ UNIT_LT := test_service test_shim
 	run-built test-built demo-built bench-built test-asan-built \
 	test-valgrind-built fuzz-built test-fresh-built
 
-all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/libtpclient.a
+all: $(BUILD)/tpd $(BUILD)/tpctl $(BUILD)/tpweb $(BUILD)/libtpclient.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,18 +102,43 @@ $(BUILD)/tpd: $(DAEMON_OBJ) $(SHIM_OBJ) $(COMMON_OBJ)
 $(BUILD)/tpctl: $(TPCTL_OBJ) $(BUILD)/libtpclient.a
 	$(CC) $(SAN) -pthread -o $@ $^ $(CLIENT_LIBS) -lm
 
+$(WEB_OBJ): CFLAGS_ALL += $(WEB_CFLAGS)
+# Where an installed tpweb finds its page unless --web-root says otherwise.
+# tpweb.o bakes it in, so it is rebuilt whenever PREFIX changes (`make`
+# then `make install PREFIX=/usr`): the stamp holds the last one used.
+WEB_ROOT_DIR = $(PREFIX)/share/tpd/web
+$(BUILD)/obj/web/tpweb.o: CFLAGS_ALL += -DTPWEB_WEB_ROOT='"$(WEB_ROOT_DIR)"'
+$(BUILD)/obj/web/tpweb.o: $(BUILD)/web-root.stamp
+$(BUILD)/web-root.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(WEB_ROOT_DIR)' | cmp -s - $@ || echo '$(WEB_ROOT_DIR)' >$@
+FORCE:
+$(BUILD)/tpweb: $(WEB_OBJ) $(BUILD)/libtpclient.a
+	$(CC) $(SAN) -pthread -o $@ $^ $(WEB_LIBS)
+
+# tpweb's modules but main, for its unit test.
+$(BUILD)/libtpweb.a: $(WEB_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 .PRECIOUS: $(BUILD)/obj/tests/unit/%.o
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-unused-parameter -MMD -MP -c $< -o $@
 
-# The shim goes before the archives: it uses modules from them too.
+# What a test links before the archives (the shim, tpweb's modules) uses
+# modules from them too.
 $(addprefix $(BUILD)/tests/,$(UNIT_LT)): $(SHIM_OBJ)
-$(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_SHIM = $(SHIM_OBJ)
+$(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_FIRST = $(SHIM_OBJ)
 $(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_LIBS = $(LT_LIBS)
+# test_web reaches tpweb's modules, which call back into libtpclient.
+$(BUILD)/obj/tests/unit/test_web.o: CFLAGS_ALL += -Iweb $(WEB_CFLAGS)
+$(BUILD)/tests/test_web: $(BUILD)/libtpweb.a
+$(BUILD)/tests/test_web: UNIT_FIRST = $(BUILD)/libtpweb.a
+$(BUILD)/tests/test_web: UNIT_LIBS = $(WEB_LIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libtpd.a $(BUILD)/libtpclient.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(SAN) -pthread -o $@ $< $(UNIT_SHIM) $(BUILD)/libtpd.a \
+	$(CXX) $(SAN) -pthread -o $@ $< $(UNIT_FIRST) $(BUILD)/libtpd.a \
 		$(BUILD)/libtpclient.a $(UNIT_LIBS) $(PKG_LIBS) -lcmocka -lm
 
 deps:
@@ -173,6 +205,14 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BUILD)/tpd $(DESTDIR)$(PREFIX)/sbin/tpd
 	install -m 755 $(BUILD)/tpctl $(DESTDIR)$(PREFIX)/bin/tpctl
+	install -m 755 $(BUILD)/tpweb $(DESTDIR)$(PREFIX)/bin/tpweb
+	install -d $(DESTDIR)$(PREFIX)/share/tpd/web
+	install -m 644 $(WEB_PAGE) $(DESTDIR)$(PREFIX)/share/tpd/web/
+	install -m 644 man/tpweb.1 $(DESTDIR)$(PREFIX)/share/man/man1/tpweb.1
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user
+	sed 's|/usr/bin/tpweb|$(PREFIX)/bin/tpweb|g' systemd/tpweb.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/user/tpweb.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/user/tpweb.service
 	install -m 644 client/tpclient.h $(DESTDIR)$(PREFIX)/include/tpclient.h
 	install -m 644 $(BUILD)/libtpclient.a $(DESTDIR)$(PREFIX)/lib/libtpclient.a
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -197,6 +237,9 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tpd $(DESTDIR)$(PREFIX)/bin/tpctl \
+		$(DESTDIR)$(PREFIX)/bin/tpweb \
+		$(DESTDIR)$(PREFIX)/share/man/man1/tpweb.1 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user/tpweb.service \
 		$(DESTDIR)$(PREFIX)/include/tpclient.h \
 		$(DESTDIR)$(PREFIX)/lib/libtpclient.a \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/tpclient.pc \
@@ -206,7 +249,8 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tpd.socket \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/tpd.conf \
 		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tpd.conf
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tpd
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tpd $(DESTDIR)$(PREFIX)/share/tpd/web
+	rmdir $(DESTDIR)$(PREFIX)/share/tpd 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -294,6 +294,12 @@ def test_config_example_is_accepted(env):
 EXPECTED_INSTALL = {
     "usr/sbin/tpd": 0o755,
     "usr/bin/tpctl": 0o755,
+    "usr/bin/tpweb": 0o755,
+    "usr/share/man/man1/tpweb.1": 0o644,
+    "usr/lib/systemd/user/tpweb.service": 0o644,
+    "usr/share/tpd/web/index.html": 0o644,
+    "usr/share/tpd/web/app.js": 0o644,
+    "usr/share/tpd/web/app.css": 0o644,
     "usr/include/tpclient.h": 0o644,
     "usr/lib/libtpclient.a": 0o644,
     "usr/lib/pkgconfig/tpclient.pc": 0o644,
@@ -335,11 +341,17 @@ def test_make_install(env):
     r = subprocess.run([os.path.join(dest, "usr/sbin/tpd"), "--version"],
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 0 and "tpd" in r.stdout, "installed tpd --version: " + describe(r))
+    # The installed tpweb looks for its page where make install put it.
+    r = subprocess.run([os.path.join(dest, "usr/bin/tpweb"), "--help"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "--web-root /usr/share/tpd/web" in r.stdout,
+          "installed tpweb --help does not name /usr/share/tpd/web: " + describe(r))
 
     if not shutil.which("man"):
         raise T.TestSkip("man is not installed: pages installed but not rendered")
     for rel, name in (("usr/share/man/man8/tpd.8", "tpd"),
-                      ("usr/share/man/man1/tpctl.1", "tpctl")):
+                      ("usr/share/man/man1/tpctl.1", "tpctl"),
+                      ("usr/share/man/man1/tpweb.1", "tpweb")):
         e = dict(os.environ, MANWIDTH="80", MANPAGER="cat", PAGER="cat", LC_ALL="C.UTF-8")
         r = subprocess.run(["man", "-l", os.path.join(dest, rel)], capture_output=True,
                            text=True, timeout=60, env=e, stdin=subprocess.DEVNULL)
