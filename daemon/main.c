@@ -226,7 +226,11 @@ static void main_reload_blocklist(struct tpd *t, const char *path)
 static void main_reload(struct tpd *t)
 {
 	char *err = NULL;
-	char *text = main_read_file(t->opt.config, &err);
+	/* As at start: a default config file that does not exist is no
+	 * error (the command line alone may name the blocklist). */
+	char *text = access(t->opt.config, F_OK) == 0 || t->opt.config_given
+			     ? main_read_file(t->opt.config, &err)
+			     : strdup("");
 	struct tpd_options fresh;
 	options_defaults(&fresh, geteuid(), main_env);
 	if (!text || options_apply_config(&fresh, t->opt.config, text, &err) < 0) {

@@ -17,9 +17,11 @@ within a few minutes on a shared 2-core machine, and 64 MiB already makes
 tens of thousands of uTP datagrams.
 """
 
-import base64
+import hashlib
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -129,10 +131,10 @@ def _pair_transfer(env, extra_a, extra_b):
     b = sw.tpd(hb, "b", extra_b)
     torrent, ih, sha, _ = _seed(env, a, tracker)
     before = _snmp(hb)
-    t0 = T.time.monotonic()
+    t0 = time.monotonic()
     tid, got = _fetch(env, b, torrent)
     b.wait_complete(tid, T_TRANSFER)
-    took = T.time.monotonic() - t0
+    took = time.monotonic() - t0
     after = _snmp(hb)
     check_eq(T.sha1_file(got), sha, "SHA-1 of the file B downloaded")
     return after, before, took
@@ -164,6 +166,209 @@ def test_two_hosts_defaults_utp(env):
     # uTP packets carry at most about 1.4 KiB here (MTU 1500).
     check(dgrams >= SIZE // 1500, "only %d UDP datagrams reached B" % dgrams)
     check(segs < 2000, "%d TCP segments reached B with TCP off" % segs)
+
+
+def _own_torrent(env, size=SIZE, name="payload.bin", piece=256 * 1024):
+    """A tracker-less v1 torrent for fresh random data, made here: returns
+    (torrent path, info-hash, sha1, directory holding the data)."""
+    src = env.mkdir("src")
+    data = os.path.join(src, name)
+    content = os.urandom(size)
+    with open(data, "wb") as f:
+        f.write(content)
+    tb = T.make_torrent_bytes(name, content, piece_length=piece)
+    torrent = env.path(name + ".torrent")
+    with open(torrent, "wb") as f:
+        f.write(tb)
+    return torrent, T.info_hash(tb), hashlib.sha1(content).hexdigest(), src
+
+
+def _seeding(d, torrent, src, timeout=120):
+    """Adds the torrent on d over its data in src; returns the id once the
+    check found every piece."""
+    tid = d.add(torrent, src)
+    d.wait_complete(tid, timeout)
+    return tid
+
+
+def _peers(d, tid):
+    return d.status(tid).get("peers")
+
+
+@test
+@_run
+def test_encryption_required(env):
+    """--encryption require: an aria2c that insists on encryption
+    (--bt-require-crypto=true) downloads everything; a tpd that refuses
+    encryption dials the seeder and never gets a connection."""
+    sw = _swarm(env, 3)
+    ha, hc, hd = sw.hosts
+    tracker = sw.tracker()
+    a = sw.tpd(ha, "a", ["--encryption", "require"])
+    check_eq(a.request({"op": "info"}).get("encryption"), "require",
+             "encryption in a's info")
+    torrent, ih, sha, _ = _seed(env, a, tracker)
+    tid_a = a.request({"op": "list"})["torrents"][0]["id"]
+    # The plaintext peer dials over TCP only, so its attempts are counted
+    # by its kernel (Tcp ActiveOpens).
+    d = sw.tpd(hd, "d", ["--encryption", "disable", "--no-utp", "--no-dht",
+                         "--no-lsd"])
+    before = _snmp(hd)
+    tid_d, _ = _fetch(env, d, torrent, peers=["%s:6881" % ha.addr])
+    dl = env.mkdir("dl-aria2")
+    aria = sw.aria2c(hc, "aria2c", torrent, dl, seed=False,
+                     extra=["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"])
+    tried = [False]
+
+    def watch():
+        # Every look, the plaintext peer holds no connection and no data.
+        st = d.status(tid_d)
+        check(st.get("peers") == 0 and st.get("done_bytes") == 0,
+              "the plaintext peer got a connection: %s" % st)
+        check(hd.addr not in ha.tcp_peers(6881),
+              "the seeder holds a TCP connection from the plaintext peer")
+        if not tried[0]:
+            tried[0] = _delta(before, _snmp(hd), "Tcp", "ActiveOpens") >= 1
+        return not aria.alive() and tried[0]
+    swarm.wait_until(watch, T_TRANSFER, "aria2c to finish and the plaintext "
+                     "peer to dial the seeder", interval=0.2)
+    check_eq(aria.p.returncode, 0, "aria2c's exit status")
+    check_eq(T.sha1_file(os.path.join(dl, "payload.bin")), sha,
+             "SHA-1 of what the encrypting aria2c downloaded")
+    check_eq(_peers(d, tid_d), 0, "peers of the plaintext tpd at the end")
+    check(a.status(tid_a).get("up_rate") is not None, "seeder status")
+
+
+def _write_blocklist(path, addrs):
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write("# test blocklist\n")
+        for i, addr in enumerate(addrs):
+            # One of each form a user may write.
+            f.write(["%s/32\n", "%s-%s\n", "host %d:%s-%s\n"][i % 3]
+                    % ((addr,) if i % 3 == 0 else (addr, addr) if i % 3 == 1
+                       else (i, addr, addr)))
+    os.rename(tmp, path)
+
+
+@test
+@_run
+def test_blocklist(env):
+    """A listed host never gets a connection; after SIGHUP with a host
+    newly listed, its existing connection is dropped and stays gone."""
+    sw = _swarm(env, 3)
+    ha, hb, hc = sw.hosts
+    sw.shape(hc, "16mbit")   # C must still be downloading when it is listed
+    bl = env.path("blocklist")
+    _write_blocklist(bl, [hb.addr])
+    a = sw.tpd(ha, "a", ["--blocklist", bl])
+    torrent, ih, sha, src = _own_torrent(env)
+    tid_a = _seeding(a, torrent, src)
+    # B dials over TCP only, so its attempts are counted by its kernel.
+    b = sw.tpd(hb, "b", ["--no-utp", "--no-dht", "--no-lsd"])
+    before_b = _snmp(hb)
+    tid_b, _ = _fetch(env, b, torrent, peers=["%s:6881" % ha.addr])
+
+    def b_shut_out():
+        check_eq(_peers(a, tid_a), 0, "peers of the seeder while only B dials")
+        check_eq(b.status(tid_b).get("done_bytes"), 0, "bytes B received")
+        return _delta(before_b, _snmp(hb), "Tcp", "ActiveOpens") >= 1
+    swarm.wait_until(b_shut_out, 60, "B to dial the seeder", interval=0.2)
+
+    c = sw.tpd(hc, "c", ["--no-dht", "--no-lsd"])
+    tid_c, _ = _fetch(env, c, torrent, peers=["%s:6881" % ha.addr])
+
+    def c_connected():
+        check(_peers(a, tid_a) <= 1, "the seeder has more than C connected")
+        check_eq(b.status(tid_b).get("done_bytes"), 0, "bytes B received")
+        st = c.status(tid_c)
+        return st.get("peers") == 1 and st.get("done_bytes", 0) >= 2 * T.MIB
+    swarm.wait_until(c_connected, 60, "C to connect and receive 2 MiB")
+    check(c.status(tid_c).get("progress") < 1, "C finished before it was listed")
+
+    _write_blocklist(bl, [hb.addr, hc.addr])
+    a.proc.p.send_signal(signal.SIGHUP)
+    swarm.wait_until(lambda: _peers(a, tid_a) == 0 and _peers(c, tid_c) == 0,
+                     30, "the seeder to drop C after SIGHUP")
+    got = c.status(tid_c).get("done_bytes")
+    check(got < SIZE, "C completed although it was dropped")
+    # C keeps the seeder in its peer list and tries again: it must stay out.
+    before_c = _snmp(hc)
+
+    def c_shut_out():
+        check_eq(_peers(a, tid_a), 0, "peers of the seeder after C was listed")
+        st = c.status(tid_c)
+        # Blocks already in flight may still land; nothing more than a piece.
+        check(st.get("done_bytes") <= got + 512 * 1024,
+              "C still receives data after it was listed: %s" % st)
+        return (_delta(before_c, _snmp(hc), "Udp", "OutDatagrams")
+                + _delta(before_c, _snmp(hc), "Tcp", "ActiveOpens")) >= 3
+    swarm.wait_until(c_shut_out, 90, "C to try the seeder again", interval=0.2)
+    check(T.tail(a.proc.log, 400).count("blocklist: 2 ranges applied") == 1,
+          "the seeder's log does not say the new list was applied")
+
+
+@test
+@_run
+def test_pex(env):
+    """C is told only about B; B knows A; C ends up connected to A, which
+    it can only have learnt of through peer exchange (no tracker, DHT or
+    LSD anywhere)."""
+    sw = _swarm(env, 3)
+    ha, hb, hc = sw.hosts
+    for h in (hb, hc):
+        sw.shape(h, "16mbit")  # both still downloading while we look
+    off = ["--no-dht", "--no-lsd"]
+    a = sw.tpd(ha, "a", off)
+    torrent, ih, sha, src = _own_torrent(env)
+    tid_a = _seeding(a, torrent, src)
+    b = sw.tpd(hb, "b", off)
+    c = sw.tpd(hc, "c", off)
+    tid_b, _ = _fetch(env, b, torrent, peers=["%s:6881" % ha.addr])
+    swarm.wait_until(lambda: _peers(b, tid_b) == 1, 60, "B to connect to A")
+    tid_c, _ = _fetch(env, c, torrent, peers=["%s:6881" % hb.addr])
+
+    def c_knows_a():
+        # One connection per address: A's two peers are B and C.
+        return _peers(c, tid_c) == 2 and _peers(a, tid_a) == 2
+    swarm.wait_until(c_knows_a, 120, "C to be connected to both A and B")
+
+
+@test
+@_run
+def test_lsd(env):
+    """Two hosts on the bridge find each other by local peer discovery
+    alone: no tracker, no DHT, no peer given."""
+    sw = _swarm(env, 2)
+    ha, hb = sw.hosts
+    a = sw.tpd(ha, "a", ["--no-dht"])
+    torrent, ih, sha, src = _own_torrent(env, size=8 * T.MIB)
+    _seeding(a, torrent, src)
+    b = sw.tpd(hb, "b", ["--no-dht"])
+    tid_b, got = _fetch(env, b, torrent)
+    b.wait_complete(tid_b, T_TRANSFER)
+    check_eq(T.sha1_file(got), sha, "SHA-1 of what B found through LSD")
+
+
+@test
+@_run
+def test_dht_alone(env):
+    """No tracker, no LSD: a magnet is resolved and downloaded between
+    hosts whose DHT was bootstrapped with --dht-bootstrap to a third."""
+    sw = _swarm(env, 3)
+    hn, ha, hb = sw.hosts
+    boot = "%s:6881" % hn.addr
+    sw.tpd(hn, "node", ["--no-lsd"])
+    a = sw.tpd(ha, "a", ["--no-lsd", "--no-pex", "--dht-bootstrap", boot])
+    check_eq(a.request({"op": "info"}).get("dht"), True, "dht in a's info")
+    torrent, ih, sha, src = _own_torrent(env, size=8 * T.MIB)
+    _seeding(a, torrent, src)
+    b = sw.tpd(hb, "b", ["--no-lsd", "--no-pex", "--dht-bootstrap", boot])
+    dl = env.mkdir("dl-b")
+    tid_b = b.add("magnet:?xt=urn:btih:" + ih, dl)
+    b.wait_complete(tid_b, 180)
+    check_eq(T.sha1_file(os.path.join(dl, "payload.bin")), sha,
+             "SHA-1 of what the magnet brought through the DHT")
 
 
 if __name__ == "__main__":

@@ -334,6 +334,10 @@ class Swarm:
         _ip("-n", ns, "link", "set", "lo", "up")
         _ip("-n", ns, "addr", "add", addr + "/24", "dev", "eth0")
         _ip("-n", ns, "link", "set", "eth0", "up")
+        # Multicast (local peer discovery, UPnP's SSDP) goes out on the
+        # bridge; without a route the kernel refuses to send it.  There is
+        # no default route: nothing can leave the swarm.
+        _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
         return Host(self, ns, addr, i, bridge_if=vb)
 
     def shape(self, host, rate, burst="64kb", latency="50ms"):
@@ -495,7 +499,7 @@ class Tpd:
         self.extra = extra
         self.argv = [os.path.join(swarm.build, "tpd"), "-s", self.sock, "-d", self.state,
                      "--download-dir", self.downloads, "--tick", "200",
-                     "--log-level", "debug"] + extra
+                     "--log-level", "info"] + extra
         self.start(wait)
 
     def start(self, wait=True):
