@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config g++ libtorrent-rasterbar-dev libjson-c-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libcmocka-dev opentracker
 aria2 mktorrent jq valgrind python3 util-linux systemd curl clang
 libclang-rt-14-dev man-db python3-libtorrent debootstrap procps
-iproute2"
+iproute2 transmission-daemon transmission-cli"
 
 missing=""
 for p in $PKGS; do

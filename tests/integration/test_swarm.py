@@ -371,5 +371,78 @@ def test_dht_alone(env):
              "SHA-1 of what the magnet brought through the DHT")
 
 
+@test
+@_run
+def test_six_hosts_shaped(env):
+    """Six hosts on 100 Mbit/s links: a tpd seeder, four tpd leechers
+    joining at staggered moments and one aria2c.  One tpd leecher is
+    killed -9 half-way and restarted; one host's link goes down for 5 s
+    and comes back.  Every leecher ends with the right SHA-1."""
+    sw = _swarm(env, 6)
+    hs = sw.hosts
+    for h in hs:
+        sw.shape(h, "100mbit")
+    tracker = sw.tracker()
+    seeder = sw.tpd(hs[0], "seeder")
+    torrent, ih, sha, _ = _seed(env, seeder, tracker)
+    dl = env.mkdir("dl-aria2c")
+    aria = sw.aria2c(hs[5], "aria2c", torrent, dl, seed=False)
+    leechers = {}
+
+    def join(i):
+        d = sw.tpd(hs[i], "leech%d" % i)
+        tid, path = _fetch(env, d, torrent)
+        leechers[i] = (d, tid, path)
+
+    def progress(i):
+        d, tid, _ = leechers[i]
+        return d.status(tid).get("progress", 0)
+
+    # Staggered: each joins once the one before has a quarter of the data.
+    join(1)
+    for i in (2, 3, 4):
+        swarm.wait_until(lambda: progress(i - 1) >= 0.25, T_TRANSFER,
+                         "leech%d to reach 25%%" % (i - 1), interval=0.1)
+        join(i)
+
+    # leech2 dies half-way (kill -9) and comes back with the same state.
+    d2, tid2, _ = leechers[2]
+    swarm.wait_until(lambda: progress(2) >= 0.5, T_TRANSFER,
+                     "leech2 to reach 50%", interval=0.05)
+    at_kill = progress(2)
+    check(at_kill < 1, "leech2 finished before it could be killed")
+    d2.kill9()
+    d2.start()
+    swarm.wait_until(lambda: any(t["id"] == tid2 for t in
+                                     d2.request({"op": "list"})["torrents"]),
+                     60, "leech2 to bring its torrent back")
+
+    # leech4's host loses its link for 5 s.  The 5 s are the scenario
+    # itself (how long the link stays down), not a wait for anything.
+    swarm.wait_until(lambda: progress(4) >= 0.1, T_TRANSFER,
+                     "leech4 to reach 10%", interval=0.05)
+    at_down = progress(4)
+    check(at_down < 1, "leech4 finished before its link went down")
+    hs[4].link(False)
+    select_wait(5.0)
+    hs[4].link(True)
+    print("  leech2 killed at %.0f%%, leech4's link down at %.0f%%"
+          % (100 * at_kill, 100 * at_down), flush=True)
+
+    t0 = time.monotonic()
+    for i in (1, 2, 3, 4):
+        d, tid, path = leechers[i]
+        d.wait_complete(tid, T_TRANSFER)
+        check_eq(T.sha1_file(path), sha, "SHA-1 of leech%d's copy" % i)
+        print("  leech%d complete %.1f s after the link came back"
+              % (i, time.monotonic() - t0), flush=True)
+    check_eq(aria.wait(T_TRANSFER), 0, "aria2c's exit status")
+    check_eq(T.sha1_file(os.path.join(dl, "payload.bin")), sha, "SHA-1 of aria2c's copy")
+
+
+def select_wait(seconds):
+    T.select.select([], [], [], seconds)
+
+
 if __name__ == "__main__":
     T.main()
