@@ -49,7 +49,8 @@ PREFIX = "tpsw"
 SUBNET = "10.77.0"
 BRIDGE_ADDR = SUBNET + ".254"
 TRACKER_PORT = 6969
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
 class Unavailable(Exception):
@@ -362,8 +363,10 @@ class Swarm:
 
     # ---------------------------------------------------------------- peers
 
-    def tracker(self, host=None):
-        return Tracker(self, host or self.bridge)
+    def tracker(self, host=None, addr=None):
+        """opentracker on host (the bridge by default), on its address or
+        on addr (e.g. 127.0.0.1: reachable only inside that host)."""
+        return Tracker(self, host or self.bridge, addr)
 
     def tpd(self, host, name, extra=(), wait=True):
         return Tpd(self, host, name, list(extra), wait)
@@ -383,6 +386,15 @@ class Swarm:
         argv += ["--seed-ratio=0.0"] if seed else ["--seed-time=0"]
         argv += list(extra) + [torrent]
         return self.spawn(host, argv, name)
+
+    def libtorrent(self, host, name, mode, torrent, data_dir, seconds=600):
+        """Plain libtorrent (lt_peer.py, system python) seeding or leeching;
+        it prints "seeding" / "complete" to its log when there."""
+        return self.spawn(host, ["/usr/bin/python3", os.path.join(HERE, "lt_peer.py"),
+                                 mode, torrent, data_dir, str(seconds)], name)
+
+    def transmission(self, host, name):
+        return Transmission(self, host, name)
 
     def diagnostics(self, n=25):
         return "\n".join("--- %s on %s (%s) ---\n%s" % (p.name, p.host.name, p.log,
@@ -422,8 +434,9 @@ class Tracker:
     whitelist (Debian's build is whitelist-only; it chroots into its
     directory and, started as root, drops to nobody)."""
 
-    def __init__(self, swarm, host):
+    def __init__(self, swarm, host, addr=None):
         self.host = host
+        addr = addr or host.addr
         self.dir = os.path.join(swarm.workdir, "tracker-" + host.name)
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -431,9 +444,9 @@ class Tracker:
         open(self.whitelist, "w").close()
         os.chmod(self.whitelist, 0o644)
         self.hashes = []
-        self.url = "http://%s:%d" % (host.addr, TRACKER_PORT)
+        self.url = "http://%s:%d" % (addr, TRACKER_PORT)
         self.announce = self.url + "/announce"
-        self.proc = host.spawn(["opentracker", "-i", host.addr, "-p", str(TRACKER_PORT),
+        self.proc = host.spawn(["opentracker", "-i", addr, "-p", str(TRACKER_PORT),
                                 "-P", str(TRACKER_PORT), "-d", self.dir, "-w", "whitelist"],
                                "opentracker-" + host.name, cwd=self.dir)
         wait_until(self._up, 15, "opentracker on %s" % host.name)
@@ -478,6 +491,57 @@ class Tracker:
     def wait_seeders(self, hex_hash, n=1, timeout=60):
         return wait_until(lambda: self.scrape(hex_hash).get("complete", 0) >= n,
                           timeout, "the tracker to count %d seeder(s)" % n, interval=0.2)
+
+
+class Transmission:
+    """transmission-daemon on a host, driven by transmission-remote inside
+    the same namespace (its RPC listens there on 9091, peers on 51413; no
+    DHT, LPD or port mapping: it finds peers through the tracker)."""
+
+    RPC = "127.0.0.1:9091"
+
+    def __init__(self, swarm, host, name):
+        self.host = host
+        self.name = name
+        self.dir = os.path.join(swarm.workdir, name)
+        self.config = os.path.join(self.dir, "config")
+        self.downloads = os.path.join(self.dir, "downloads")
+        os.makedirs(self.config, exist_ok=True)
+        os.makedirs(self.downloads, exist_ok=True)
+        self.proc = host.spawn(["transmission-daemon", "-f", "-g", self.config,
+                                "-w", self.downloads, "-p", "9091", "-T", "-P", "51413",
+                                "--no-dht", "--no-lpd", "-M", "-a", "127.0.0.1",
+                                "--log-info"], name)
+        wait_until(self._up, 30, "%s to answer RPC" % name, interval=0.2)
+
+    def _up(self):
+        if not self.proc.alive():
+            raise Broken("%s exited:\n%s" % (self.name, tail(self.proc.log)))
+        return self.remote("-l", check=False).returncode == 0
+
+    def remote(self, *args, check=True):
+        return self.host.run(["transmission-remote", self.RPC] + list(args),
+                             timeout=30, check=check)
+
+    def add(self, torrent, data_dir):
+        """Adds a .torrent to download into (or seed from) data_dir."""
+        r = self.remote("-a", torrent, "-w", data_dir)
+        if "success" not in r.stdout:
+            raise Broken("transmission-remote -a: %s %s" % (r.stdout, r.stderr))
+
+    def percent(self):
+        """Percent done of the (single) torrent, from `-t all -i`."""
+        r = self.remote("-t", "all", "-i")
+        for line in r.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("Percent Done:"):
+                v = line.split(":", 1)[1].strip().rstrip("%")
+                return float(v) if v not in ("", "nan") else 0.0
+        return 0.0
+
+    def wait_done(self, timeout):
+        return wait_until(lambda: self.percent() >= 100.0, timeout,
+                          "%s to complete" % self.name, interval=0.3)
 
 
 class Tpd:
