@@ -398,14 +398,12 @@ def test_six_hosts_shaped(env):
         d, tid, _ = leechers[i]
         return d.status(tid).get("progress", 0)
 
-    # Staggered: each joins once the one before has a quarter of the data.
+    # Staggered: each joins once an earlier one has part of the data; leech2
+    # dies half-way (kill -9) and comes back with the same state.
     join(1)
-    for i in (2, 3, 4):
-        swarm.wait_until(lambda: progress(i - 1) >= 0.25, T_TRANSFER,
-                         "leech%d to reach 25%%" % (i - 1), interval=0.1)
-        join(i)
-
-    # leech2 dies half-way (kill -9) and comes back with the same state.
+    swarm.wait_until(lambda: progress(1) >= 0.25, T_TRANSFER,
+                     "leech1 to reach 25%", interval=0.05)
+    join(2)
     d2, tid2, _ = leechers[2]
     swarm.wait_until(lambda: progress(2) >= 0.5, T_TRANSFER,
                      "leech2 to reach 50%", interval=0.05)
@@ -414,8 +412,12 @@ def test_six_hosts_shaped(env):
     d2.kill9()
     d2.start()
     swarm.wait_until(lambda: any(t["id"] == tid2 for t in
-                                     d2.request({"op": "list"})["torrents"]),
+                                 d2.request({"op": "list"})["torrents"]),
                      60, "leech2 to bring its torrent back")
+    join(3)
+    swarm.wait_until(lambda: progress(3) >= 0.25, T_TRANSFER,
+                     "leech3 to reach 25%", interval=0.05)
+    join(4)
 
     # leech4's host loses its link for 5 s.  The 5 s are the scenario
     # itself (how long the link stays down), not a wait for anything.
