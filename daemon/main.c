@@ -203,8 +203,9 @@ static void main_reload_blocklist(struct tpd *t, const char *path)
 {
 	char *err = NULL;
 	if (!path) {
-		if (t->opt.blocklist)
-			log_info("SIGHUP: no blocklist any more");
+		if (!t->opt.blocklist)
+			return; /* none before, none now */
+		log_info("SIGHUP: no blocklist any more");
 		free(t->opt.blocklist);
 		t->opt.blocklist = NULL;
 		engine_set_blocklist(t->eng, NULL);
