@@ -32,6 +32,10 @@ SWARM_MIB = int(os.environ.get("BENCH_SWARM_MIB", "256"))
 # Extra tpd options for rows 6-7 (e.g. "--no-utp" to compare transports).
 TPD_ARGS = os.environ.get("BENCH_HOSTS_TPD_ARGS", "").split()
 LINK = "100mbit"
+# tpd's automatic piece size (256 KiB for 256 MiB): a leecher shares a
+# piece only once it has all of it and checked it, so smaller pieces start
+# the exchange between leechers sooner.
+PIECE = int(os.environ.get("BENCH_HOSTS_PIECE", "0"))
 LINK_BPS = 100e6
 
 
@@ -40,7 +44,7 @@ def _seed_tpd(sw, host, data, tracker, timeout):
     d = sw.tpd(host, "seed-" + host.name, TPD_ARGS)
     torrent = os.path.join(sw.workdir, host.name + ".torrent")
     ev = d.request({"op": "seed", "path": data, "torrent_out": torrent,
-                    "trackers": [tracker.announce], "piece_size": 1 << 20},
+                    "trackers": [tracker.announce], "piece_size": PIECE},
                    timeout=timeout)
     if ev.get("type") != "NewTorrentCreated":
         raise swarm.Broken("seed: %s" % ev)

@@ -677,6 +677,19 @@ static void engine_apply_blocklist(struct engine *e, struct blocklist *bl)
 	free(bl);
 }
 
+/* Applies the list engine_set_blocklist() left, if it left one. */
+static void engine_apply_new_blocklist(struct engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	struct blocklist *bl = e->new_blocklist;
+	bool changed = e->blocklist_changed;
+	e->new_blocklist = NULL;
+	e->blocklist_changed = false;
+	pthread_mutex_unlock(&e->lock);
+	if (changed)
+		engine_apply_blocklist(e, bl);
+}
+
 /* Returns false once the engine is asked to stop. */
 static bool engine_run_commands(struct engine *e)
 {
@@ -687,13 +700,8 @@ static bool engine_run_commands(struct engine *e)
 	struct engine_cmd *list = e->cmd_head;
 	e->cmd_head = e->cmd_tail = NULL;
 	bool stopping = e->stopping;
-	struct blocklist *bl = e->new_blocklist;
-	bool bl_changed = e->blocklist_changed;
-	e->new_blocklist = NULL;
-	e->blocklist_changed = false;
 	pthread_mutex_unlock(&e->lock);
-	if (bl_changed)
-		engine_apply_blocklist(e, bl);
+	engine_apply_new_blocklist(e);
 	int in_batch = 0;
 	e->holding = true;
 	while (list) {
@@ -743,14 +751,7 @@ static int engine_open(struct engine *e, char **err)
 		return -1;
 	e->listen_port = lts_listen_port(e->lts);
 	/* Before any torrent is restored, so no blocked peer gets in. */
-	pthread_mutex_lock(&e->lock);
-	struct blocklist *bl = e->new_blocklist;
-	bool bl_changed = e->blocklist_changed;
-	e->new_blocklist = NULL;
-	e->blocklist_changed = false;
-	pthread_mutex_unlock(&e->lock);
-	if (bl_changed)
-		engine_apply_blocklist(e, bl);
+	engine_apply_new_blocklist(e);
 	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (e->timer_fd < 0) {
 		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)
