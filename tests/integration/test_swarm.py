@@ -66,10 +66,16 @@ class _SwarmCloser:
 
 
 def _run(fn):
-    """Adds the swarm's process logs to a failure's message."""
+    """Adds the swarm's process logs to a failure's message; once the test
+    passed, closes the swarm and fails it if a tpd had died or did not exit
+    0 on SIGTERM."""
     def wrapped(env):
         try:
             fn(env)
+            sw = getattr(env, "swarm", None)
+            if sw:
+                sw.close()
+                check(not sw.problems, "; ".join(sw.problems))
         except (swarm.Broken, T.TestFailure) as e:
             sw = getattr(env, "swarm", None)
             raise T.TestFailure("%s\n%s" % (e, sw.diagnostics() if sw else ""))
