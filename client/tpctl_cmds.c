@@ -436,6 +436,15 @@ int tpctl_cmd_info(const struct tpctl_args *a)
 		{ "uid", "uid" },
 		{ "pid", "pid" },
 		{ "loading", "loading" },
+		{ "listen", "listen" },
+		{ "encryption", "encryption" },
+		{ "utp", "utp" },
+		{ "tcp", "tcp" },
+		{ "dht", "dht" },
+		{ "pex", "pex" },
+		{ "lsd", "lsd" },
+		{ "upnp", "upnp" },
+		{ "connections_per_address", "connections per address" },
 	};
 	size_t i;
 	int rc;

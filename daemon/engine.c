@@ -23,9 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocklist.h"
 #include "idmap.h"
 #include "log.h"
 #include "lt_shim.h"
+#include "options.h"
+#include "peernet.h"
 #include "store.h"
 
 /* Commands carried out between two syncs of the state directory. */
@@ -43,6 +46,8 @@ struct engine {
 	struct engine_event *ev_head, *ev_tail;
 	bool stopping;
 	bool started;
+	struct blocklist *new_blocklist; /* waiting to be applied */
+	bool blocklist_changed;
 	char *start_err;
 
 	int cmd_fd;     /* eventfd: commands (or stop) waiting */
@@ -57,6 +62,9 @@ struct engine {
 	char *download_dir;
 	char *state_dir;
 	bool dht, lsd, upnp;
+	bool pex, utp, tcp;
+	int encryption;
+	char *dht_bootstrap;
 	int tick_ms;
 	struct store *store;
 	struct idmap metas;        /* id -> struct store_meta * */
@@ -664,6 +672,43 @@ static void engine_release_held(struct engine *e)
 	e->holding = holding;
 }
 
+/* Gives libtorrent the ranges as its IP filter (takes bl over). */
+static void engine_apply_blocklist(struct engine *e, struct blocklist *bl)
+{
+	size_t n = bl ? bl->n : 0;
+	struct lts_ip_range *r = n ? calloc(n, sizeof *r) : NULL;
+	char *err = NULL;
+	if (n && !r) {
+		log_error("blocklist: out of memory; the old one stays");
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			r[i].first = bl->ranges[i].first;
+			r[i].last = bl->ranges[i].last;
+		}
+		if (lts_set_ip_filter(e->lts, r, n, &err) < 0)
+			log_error("blocklist: %s", err ? err : "not applied");
+		else
+			log_info("blocklist: %zu ranges applied", n);
+	}
+	free(err);
+	free(r);
+	blocklist_free(bl);
+	free(bl);
+}
+
+/* Applies the list engine_set_blocklist() left, if it left one. */
+static void engine_apply_new_blocklist(struct engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	struct blocklist *bl = e->new_blocklist;
+	bool changed = e->blocklist_changed;
+	e->new_blocklist = NULL;
+	e->blocklist_changed = false;
+	pthread_mutex_unlock(&e->lock);
+	if (changed)
+		engine_apply_blocklist(e, bl);
+}
+
 /* Returns false once the engine is asked to stop. */
 static bool engine_run_commands(struct engine *e)
 {
@@ -675,6 +720,7 @@ static bool engine_run_commands(struct engine *e)
 	e->cmd_head = e->cmd_tail = NULL;
 	bool stopping = e->stopping;
 	pthread_mutex_unlock(&e->lock);
+	engine_apply_new_blocklist(e);
 	int in_batch = 0;
 	e->holding = true;
 	while (list) {
@@ -700,7 +746,21 @@ static int engine_open(struct engine *e, char **err)
 		.dht = e->dht,
 		.lsd = e->lsd,
 		.upnp = e->upnp,
-		.loopback_friendly = true,
+		.no_pex = !e->pex,
+		.no_utp = !e->utp,
+		.no_tcp = !e->tcp,
+		.encryption = e->encryption == TPD_ENC_REQUIRE   ? LTS_ENC_REQUIRE
+			      : e->encryption == TPD_ENC_DISABLE ? LTS_ENC_DISABLE
+								 : LTS_ENC_PREFER,
+		.dht_bootstrap = e->dht_bootstrap,
+		/* Asked for only when uTP is on: the size also binds TCP
+		 * sockets, where the kernel's autotuning does better. */
+		.socket_buffer = e->utp ? PEERNET_UTP_BUFFER : 0,
+		/* On loopback every peer shares one address: with libtorrent's
+		 * one connection per address they would collapse into one.
+		 * Between hosts, one per address is what keeps a peer from
+		 * being counted (and unchoked) twice. */
+		.multi_conn_per_ip = peernet_listen_is_loopback(e->listen),
 	};
 	e->store = store_open(e->state_dir, err);
 	if (!e->store)
@@ -709,6 +769,8 @@ static int engine_open(struct engine *e, char **err)
 	if (!e->lts)
 		return -1;
 	e->listen_port = lts_listen_port(e->lts);
+	/* Before any torrent is restored, so no blocked peer gets in. */
+	engine_apply_new_blocklist(e);
 	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (e->timer_fd < 0) {
 		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)
@@ -791,6 +853,13 @@ struct engine *engine_start(const struct engine_config *cfg, char **err)
 	e->dht = cfg->dht;
 	e->lsd = cfg->lsd;
 	e->upnp = cfg->upnp;
+	e->pex = cfg->pex;
+	e->utp = cfg->utp;
+	e->tcp = cfg->tcp;
+	e->encryption = cfg->encryption;
+	e->dht_bootstrap = cfg->dht_bootstrap ? strdup(cfg->dht_bootstrap) : NULL;
+	e->new_blocklist = cfg->blocklist;
+	e->blocklist_changed = cfg->blocklist != NULL;
 	e->tick_ms = cfg->tick_ms > 0 ? cfg->tick_ms : 1000;
 	e->next_id = 1;
 	e->state_dir = strdup(cfg->state_dir);
@@ -822,6 +891,9 @@ fail:
 	free(e->listen);
 	free(e->download_dir);
 	free(e->state_dir);
+	free(e->dht_bootstrap);
+	blocklist_free(e->new_blocklist);
+	free(e->new_blocklist);
 	store_close(e->store);
 	free(e);
 	return NULL;
@@ -830,6 +902,20 @@ fail:
 int engine_event_fd(struct engine *e)
 {
 	return e->ev_fd;
+}
+
+void engine_set_blocklist(struct engine *e, struct blocklist *bl)
+{
+	pthread_mutex_lock(&e->lock);
+	struct blocklist *old = e->new_blocklist;
+	e->new_blocklist = bl;
+	e->blocklist_changed = true;
+	pthread_mutex_unlock(&e->lock);
+	blocklist_free(old);
+	free(old);
+	/* The command eventfd wakes the engine; it applies the list before
+	 * (or without) any command. */
+	eventfd_signal(e->cmd_fd);
 }
 
 int engine_listen_port(struct engine *e)
@@ -889,6 +975,9 @@ void engine_stop(struct engine *e)
 	free(e->listen);
 	free(e->download_dir);
 	free(e->state_dir);
+	free(e->dht_bootstrap);
+	blocklist_free(e->new_blocklist);
+	free(e->new_blocklist);
 	size_t pos = 0;
 	int64_t key;
 	void *val;

@@ -79,10 +79,17 @@ struct engine_event {
 	struct engine_event *next;
 };
 
+struct blocklist;
+
 struct engine_config {
-	const char *listen;
+	const char *listen;        /* "ADDR:PORT,..."; all loopback: several
+	                              connections per address are allowed */
 	const char *download_dir;  /* absolute */
 	bool dht, lsd, upnp;
+	bool pex, utp, tcp;
+	int encryption;            /* enum tpd_encryption (options.h) */
+	const char *dht_bootstrap; /* NULL: libtorrent's public nodes */
+	struct blocklist *blocklist; /* taken over; NULL: none */
 	int tick_ms;
 	const char *state_dir;     /* absolute; where torrents persist */
 	int resume_interval_s;     /* how often changed resume data is saved */
@@ -100,6 +107,10 @@ int engine_listen_port(struct engine *e);
 void engine_submit(struct engine *e, struct engine_cmd *cmd);
 /* All waiting events, oldest first (a NULL-terminated list). */
 struct engine_event *engine_take_events(struct engine *e);
+/* Replaces the blocklist (takes bl over; NULL clears it).  Applied by the
+ * engine thread before its next command; peers connected from a newly
+ * blocked address are dropped. */
+void engine_set_blocklist(struct engine *e, struct blocklist *bl);
 /* Saves the resume data that needs saving (waiting for every answer, at
  * most a few seconds), stops the session and joins the thread. */
 void engine_stop(struct engine *e);

@@ -26,12 +26,22 @@ extern "C" {
 
 typedef struct lts_session lts_session;
 
+enum lts_encryption { LTS_ENC_PREFER, LTS_ENC_REQUIRE, LTS_ENC_DISABLE };
+
 struct lts_config {
-	const char *listen;      /* "ADDR:PORT", e.g. "127.0.0.1:0"; NULL = "0.0.0.0:6881" */
+	const char *listen;      /* "ADDR:PORT[,...]", e.g. "127.0.0.1:0";
+	                            NULL = "0.0.0.0:6881,[::]:6881" */
 	bool dht, lsd, upnp;     /* upnp also switches NAT-PMP */
+	bool no_pex, no_utp, no_tcp; /* each false = on (a zeroed config is
+	                            libtorrent's defaults) */
+	int encryption;          /* enum lts_encryption */
+	const char *dht_bootstrap; /* "HOST:PORT,..."; NULL = libtorrent's */
+	int socket_buffer;       /* send/receive socket buffers; 0 = the OS's */
 	int alert_queue_size;    /* 0 = shim default (100000) */
 	int active_limit;        /* auto-manage ceilings; 0 = shim default (huge) */
-	bool loopback_friendly;  /* allow_multiple_connections_per_ip, TCP only */
+	bool multi_conn_per_ip;  /* allow_multiple_connections_per_ip: for a
+	                            daemon on loopback, where every peer shares
+	                            one address */
 	const char *user_agent;  /* NULL = "tpd/VERSION" */
 };
 
@@ -40,6 +50,14 @@ struct lts_config {
 lts_session *lts_new(const struct lts_config *cfg, char **err);
 /* Aborts the session and waits for libtorrent's threads to finish. */
 void lts_free(lts_session *s);
+/* Replaces the session's IP filter with these IPv4 ranges (inclusive,
+ * host byte order): no connection to or from them, and the peers already
+ * connected from them are dropped.  n = 0 clears it.  0 or -1 (*err). */
+struct lts_ip_range {
+	uint32_t first, last;
+};
+int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
+		      char **err);
 /* A descriptor that becomes readable when alerts are waiting.  The engine
  * polls it, then calls lts_drain(), which also clears it. */
 int lts_alert_fd(lts_session *s);

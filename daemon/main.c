@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "blocklist.h"
 #include "engine.h"
 #include "log.h"
 #include "options.h"
+#include "peernet.h"
 #include "server.h"
 #include "service.h"
 #include "worker.h"
@@ -179,10 +181,57 @@ static size_t main_fit_conns(size_t want)
 	return fit;
 }
 
+/* Reads the --blocklist file into a new list; NULL with *err. */
+static struct blocklist *main_load_blocklist(const char *path, char **err)
+{
+	struct blocklist *bl = calloc(1, sizeof *bl);
+	if (!bl) {
+		*err = strdup("out of memory");
+		return NULL;
+	}
+	if (blocklist_load(path, bl, err) < 0) {
+		free(bl);
+		return NULL;
+	}
+	return bl;
+}
+
+/* SIGHUP: the blocklist named now (by the config file or the command
+ * line) replaces the one in use; a file that cannot be read or parsed
+ * leaves the old one in force. */
+static void main_reload_blocklist(struct tpd *t, const char *path)
+{
+	char *err = NULL;
+	if (!path) {
+		if (!t->opt.blocklist)
+			return; /* none before, none now */
+		log_info("SIGHUP: no blocklist any more");
+		free(t->opt.blocklist);
+		t->opt.blocklist = NULL;
+		engine_set_blocklist(t->eng, NULL);
+		return;
+	}
+	struct blocklist *bl = main_load_blocklist(path, &err);
+	if (!bl) {
+		log_warn("SIGHUP: keeping the old blocklist: %s",
+			 err ? err : "?");
+		free(err);
+		return;
+	}
+	log_info("SIGHUP: blocklist %s: %zu ranges", path, bl->n);
+	free(t->opt.blocklist);
+	t->opt.blocklist = strdup(path);
+	engine_set_blocklist(t->eng, bl);
+}
+
 static void main_reload(struct tpd *t)
 {
 	char *err = NULL;
-	char *text = main_read_file(t->opt.config, &err);
+	/* As at start: a default config file that does not exist is no
+	 * error (the command line alone may name the blocklist). */
+	char *text = access(t->opt.config, F_OK) == 0 || t->opt.config_given
+			     ? main_read_file(t->opt.config, &err)
+			     : strdup("");
 	struct tpd_options fresh;
 	options_defaults(&fresh, geteuid(), main_env);
 	if (!text || options_apply_config(&fresh, t->opt.config, text, &err) < 0) {
@@ -204,8 +253,9 @@ static void main_reload(struct tpd *t)
 			.url_timeout_s = fresh.url_timeout,
 		};
 		service_reconfigure(t->svc, &sc);
-		log_info("SIGHUP: reloaded %s (log level, tracker, limits)",
-			 t->opt.config);
+		main_reload_blocklist(t, fresh.blocklist);
+		log_info("SIGHUP: reloaded %s (log level, tracker, limits, "
+			 "blocklist)", t->opt.config);
 	}
 	free(err);
 	free(text);
@@ -368,12 +418,34 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	struct blocklist *bl = NULL;
+	if (t.opt.blocklist) {
+		bl = main_load_blocklist(t.opt.blocklist, &err);
+		if (!bl) {
+			log_error("%s", err ? err : "bad blocklist");
+			goto out;
+		}
+		log_info("blocklist %s: %zu ranges", t.opt.blocklist, bl->n);
+	}
+	if (t.opt.utp) {
+		char *advice = NULL;
+		if (peernet_buffer_advice("/proc/sys/net/core",
+					  PEERNET_UTP_BUFFER, &advice))
+			log_warn("%s", advice);
+		free(advice);
+	}
 	struct engine_config ec = {
 		.listen = t.opt.listen,
 		.download_dir = t.opt.download_dir,
 		.dht = t.opt.dht,
 		.lsd = t.opt.lsd,
 		.upnp = t.opt.upnp,
+		.pex = t.opt.pex,
+		.utp = t.opt.utp,
+		.tcp = t.opt.tcp,
+		.encryption = t.opt.encryption,
+		.dht_bootstrap = t.opt.dht_bootstrap,
+		.blocklist = bl,
 		.tick_ms = t.opt.tick_ms,
 		.state_dir = t.opt.state_dir,
 		.resume_interval_s = t.opt.resume_interval,
@@ -399,6 +471,15 @@ int main(int argc, char **argv)
 		.max_torrent_bytes = t.opt.max_torrent_size,
 		.url_timeout_s = t.opt.url_timeout,
 		.loading = true,
+		.encryption = options_encryption_name(t.opt.encryption),
+		.dht = t.opt.dht,
+		.pex = t.opt.pex,
+		.lsd = t.opt.lsd,
+		.upnp = t.opt.upnp,
+		.utp = t.opt.utp,
+		.tcp = t.opt.tcp,
+		.listen = t.opt.listen,
+		.several_per_address = peernet_listen_is_loopback(t.opt.listen),
 	};
 	struct service_io io = {
 		.ctx = &t,

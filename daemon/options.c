@@ -17,10 +17,20 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "peernet.h"
 #include "proto.h"
 
+/* OT_LIST: a comma-separated list; given again in the same source (the
+ * command line, or the config file) it appends, so the command line's
+ * --listen replaces the config file's list instead of adding to it. */
 enum opt_type { OT_STR, OT_INT, OT_SIZE, OT_BOOL, OT_NOBOOL, OT_MODE,
-		OT_LEVEL, OT_LONG };
+		OT_LEVEL, OT_LONG, OT_LIST, OT_ENC };
+
+static const char *const opt_enc_names[] = {
+	[TPD_ENC_PREFER] = "prefer",
+	[TPD_ENC_REQUIRE] = "require",
+	[TPD_ENC_DISABLE] = "disable",
+};
 
 struct opt_def {
 	const char *name;
@@ -39,14 +49,26 @@ static const struct opt_def opt_table[] = {
 	{"state-dir", 'd', OT_STR, OFF(state_dir), "DIR", "state directory"},
 	{"download-dir", 0, OT_STR, OFF(download_dir), "DIR",
 	 "where creates without save_dir download (STATE_DIR/downloads)"},
-	{"listen", 0, OT_STR, OFF(listen), "ADDR:PORT",
-	 "BitTorrent listen address (0.0.0.0:6881; port 0 picks one)"},
+	{"listen", 0, OT_LIST, OFF(listen), "ADDR:PORT",
+	 "BitTorrent listen address, may be repeated (" TPD_DEFAULT_LISTEN
+	 "; port 0 picks one)"},
 	{"tracker", 0, OT_STR, OFF(tracker), "URL",
 	 "default announce URL for torrents made by seed"},
 	{"tick", 0, OT_INT, OFF(tick_ms), "MS", "status push interval (1000)"},
 	{"no-dht", 0, OT_NOBOOL, OFF(dht), NULL, "disable the DHT"},
 	{"no-lsd", 0, OT_NOBOOL, OFF(lsd), NULL, "disable local peer discovery"},
 	{"no-upnp", 0, OT_NOBOOL, OFF(upnp), NULL, "disable UPnP and NAT-PMP"},
+	{"no-pex", 0, OT_NOBOOL, OFF(pex), NULL, "disable peer exchange"},
+	{"no-utp", 0, OT_NOBOOL, OFF(utp), NULL, "peers over TCP only"},
+	{"no-tcp", 0, OT_NOBOOL, OFF(tcp), NULL,
+	 "peers over uTP only (for tests)"},
+	{"encryption", 0, OT_ENC, OFF(encryption), "MODE",
+	 "prefer, require or disable (" TPD_DEFAULT_ENCRYPTION ")"},
+	{"dht-bootstrap", 0, OT_LIST, OFF(dht_bootstrap), "HOST:PORT",
+	 "DHT nodes to start from instead of libtorrent's public ones; "
+	 "comma-separated or repeated"},
+	{"blocklist", 0, OT_STR, OFF(blocklist), "FILE",
+	 "IPv4 ranges refused as peers (reloaded on SIGHUP)"},
 	{"log-level", 0, OT_LEVEL, OFF(log_level), "LEVEL",
 	 "error, warn, info (default) or debug"},
 	{"max-line", 0, OT_SIZE, OFF(max_line), "BYTES",
@@ -100,6 +122,11 @@ void options_defaults(struct tpd_options *o, uid_t uid,
 	o->config = strdup("/etc/tpd/tpd.conf");
 	o->tick_ms = 1000;
 	o->dht = o->lsd = o->upnp = true;
+	o->pex = o->utp = o->tcp = true;
+	o->listen = strdup(TPD_DEFAULT_LISTEN);
+	for (size_t i = 0; i < sizeof opt_enc_names / sizeof opt_enc_names[0]; i++)
+		if (!strcmp(opt_enc_names[i], TPD_DEFAULT_ENCRYPTION))
+			o->encryption = (int)i;
 	o->log_level = LOG_LVL_INFO;
 	o->max_line = 16u << 20;
 	o->max_conns = 1024;
@@ -114,9 +141,17 @@ void options_defaults(struct tpd_options *o, uid_t uid,
 	o->workers = cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 2;
 }
 
-/* Stores one value; a malloc'd reason on failure. */
+const char *options_encryption_name(int enc)
+{
+	if (enc < 0 || (size_t)enc >= sizeof opt_enc_names / sizeof opt_enc_names[0])
+		return "?";
+	return opt_enc_names[enc];
+}
+
+/* Stores one value; a malloc'd reason on failure.  append: an OT_LIST
+ * given before in the same source grows instead of being replaced. */
 static char *opt_set(struct tpd_options *o, const struct opt_def *d,
-		     const char *val)
+		     const char *val, bool append)
 {
 	char *field = (char *)o + d->offset;
 	char *end = NULL;
@@ -170,6 +205,27 @@ static char *opt_set(struct tpd_options *o, const struct opt_def *d,
 		*(mode_t *)field = (mode_t)v;
 		return NULL;
 	}
+	case OT_LIST: {
+		if (!*val)
+			goto bad;
+		char **slot = (char **)field;
+		char *joined = NULL;
+		if (append && *slot
+			    ? asprintf(&joined, "%s,%s", *slot, val) < 0
+			    : (joined = strdup(val)) == NULL)
+			return strdup("out of memory");
+		free(*slot);
+		*slot = joined;
+		return NULL;
+	}
+	case OT_ENC:
+		for (size_t i = 0;
+		     i < sizeof opt_enc_names / sizeof opt_enc_names[0]; i++)
+			if (!strcmp(val, opt_enc_names[i])) {
+				*(int *)field = (int)i;
+				return NULL;
+			}
+		goto bad;
 	case OT_LEVEL: {
 		int v = log_level_parse(val);
 		if (v < 0)
@@ -244,6 +300,7 @@ enum options_result options_parse(struct tpd_options *o, int argc,
 	shortopts[ns++] = 'V';
 	shortopts[ns] = 0;
 
+	bool seen[OPT_COUNT] = {false};
 	optind = 0; /* full reset: the parser may run more than once */
 	opterr = 0;
 	int ch;
@@ -261,7 +318,8 @@ enum options_result options_parse(struct tpd_options *o, int argc,
 			}
 			if (d->offset == OFF(config))
 				o->config_given = true;
-			*err = opt_set(o, d, optarg);
+			*err = opt_set(o, d, optarg, seen[d - opt_table]);
+			seen[d - opt_table] = true;
 			if (*err)
 				return OPTIONS_ERROR;
 			continue;
@@ -326,6 +384,7 @@ int options_apply_config(struct tpd_options *o, const char *file,
 {
 	char *copy = strdup(text);
 	char *errs = NULL;
+	bool seen[OPT_COUNT] = {false};
 	int lineno = 0;
 	char *save = NULL;
 	/* strtok_r would merge empty lines, which only shifts numbering. */
@@ -363,7 +422,8 @@ int options_apply_config(struct tpd_options *o, const char *file,
 			free(m);
 			continue;
 		}
-		char *why = opt_set(o, d, val);
+		char *why = opt_set(o, d, val, seen[d - opt_table]);
+		seen[d - opt_table] = true;
 		if (why) {
 			opt_complain(&errs, file, lineno, why);
 			free(why);
@@ -407,8 +467,22 @@ int options_finish(struct tpd_options *o, char **err)
 	}
 	if (opt_absolute(&o->socket_path, err) < 0 ||
 	    opt_absolute(&o->state_dir, err) < 0 ||
-	    opt_absolute(&o->download_dir, err) < 0)
+	    opt_absolute(&o->download_dir, err) < 0 ||
+	    opt_absolute(&o->blocklist, err) < 0)
 		return -1;
+	if (!o->listen) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	if (peernet_check_listen(o->listen, err) < 0)
+		return -1;
+	if (o->dht_bootstrap && peernet_check_hostports(o->dht_bootstrap, err) < 0)
+		return -1;
+	if (!o->tcp && !o->utp) {
+		*err = strdup("--no-tcp and --no-utp together leave no way to "
+			      "reach a peer");
+		return -1;
+	}
 	return 0;
 }
 
@@ -418,6 +492,8 @@ void options_free(struct tpd_options *o)
 	free(o->state_dir);
 	free(o->download_dir);
 	free(o->listen);
+	free(o->dht_bootstrap);
+	free(o->blocklist);
 	free(o->tracker);
 	free(o->config);
 	free(o->socket_group);

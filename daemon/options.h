@@ -10,16 +10,29 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Defaults that help texts are made from (each defined here only). */
+#define TPD_DEFAULT_LISTEN "0.0.0.0:6881,[::]:6881"
+#define TPD_DEFAULT_ENCRYPTION "prefer"
+
+/* --encryption: prefer (encrypted handshake first, plaintext peers still
+ * welcome), require (only encrypted peers, RC4 streams) or disable. */
+enum tpd_encryption { TPD_ENC_PREFER, TPD_ENC_REQUIRE, TPD_ENC_DISABLE };
+
 struct tpd_options {
 	char *socket_path;
 	char *state_dir;
 	char *download_dir;
-	char *listen;
+	char *listen;          /* "ADDR:PORT[,ADDR:PORT...]"; --listen repeats */
 	char *tracker;
 	char *config;
 	bool config_given;      /* --config named it: a missing file is an error */
 	int tick_ms;
 	bool dht, lsd, upnp;
+	bool pex, utp;
+	bool tcp;              /* --no-tcp: uTP only (tests, uTP-only networks) */
+	int encryption;        /* enum tpd_encryption */
+	char *dht_bootstrap;   /* "HOST:PORT,..."; NULL: libtorrent's nodes */
+	char *blocklist;       /* file of blocked ranges; NULL: none */
 	int log_level;
 	size_t max_line;
 	size_t max_conns;
@@ -53,5 +66,7 @@ int options_apply_config(struct tpd_options *o, const char *file,
 int options_finish(struct tpd_options *o, char **err);
 void options_free(struct tpd_options *o);
 void options_usage(void *stream);
+/* "prefer", "require", "disable" for an enum tpd_encryption. */
+const char *options_encryption_name(int enc);
 
 #endif

@@ -92,6 +92,7 @@ struct service *service_new(const struct service_config *cfg,
 	s->cfg = *cfg;
 	s->cfg.download_dir = svc_strdup(cfg->download_dir);
 	s->cfg.default_tracker = svc_strdup(cfg->default_tracker);
+	s->cfg.listen = svc_strdup(cfg->listen);
 	if (s->cfg.max_pending == 0)
 		s->cfg.max_pending = 4096;
 	if (s->cfg.max_torrent_bytes == 0)
@@ -169,6 +170,7 @@ void service_free(struct service *s)
 	}
 	free((char *)s->cfg.download_dir);
 	free((char *)s->cfg.default_tracker);
+	free((char *)s->cfg.listen);
 	free(s);
 }
 
@@ -718,6 +720,29 @@ static void svc_op_unwatch(struct service *s, struct svc_conn *c,
 	svc_send(s, c->id, ev);
 }
 
+/* The peer side's settings (SPEC 9), so a user sees what the daemon
+ * really runs with. */
+static void svc_info_peer_side(struct service *s, json_object *ev)
+{
+	const struct service_config *k = &s->cfg;
+	if (k->encryption)
+		json_object_object_add(ev, "encryption",
+				       json_object_new_string(k->encryption));
+	json_object_object_add(ev, "dht", json_object_new_boolean(k->dht));
+	json_object_object_add(ev, "pex", json_object_new_boolean(k->pex));
+	json_object_object_add(ev, "lsd", json_object_new_boolean(k->lsd));
+	json_object_object_add(ev, "upnp", json_object_new_boolean(k->upnp));
+	json_object_object_add(ev, "utp", json_object_new_boolean(k->utp));
+	json_object_object_add(ev, "tcp", json_object_new_boolean(k->tcp));
+	if (k->listen)
+		json_object_object_add(ev, "listen",
+				       json_object_new_string(k->listen));
+	json_object_object_add(ev, "connections_per_address",
+			       json_object_new_string(k->several_per_address
+							      ? "several"
+							      : "one"));
+}
+
 static void svc_op_info(struct service *s, struct svc_conn *c,
 			struct tp_request *req)
 {
@@ -741,6 +766,7 @@ static void svc_op_info(struct service *s, struct svc_conn *c,
 			       json_object_new_string(s->cfg.download_dir));
 	json_object_object_add(ev, "pid", json_object_new_int64(getpid()));
 	json_object_object_add(ev, "loading", json_object_new_boolean(s->loading));
+	svc_info_peer_side(s, ev);
 	svc_send(s, c->id, ev);
 }
 

@@ -46,6 +46,11 @@ struct service_config {
 	size_t max_torrent_bytes;  /* .torrent files read or fetched */
 	long url_timeout_s;
 	bool loading;              /* saved torrents are still coming back */
+	/* The peer side's settings, shown by info (fixed until a restart). */
+	const char *encryption;    /* "prefer", "require", "disable" */
+	bool dht, pex, lsd, upnp, utp, tcp;
+	const char *listen;        /* "ADDR:PORT,..." */
+	bool several_per_address;  /* loopback: several connections per address */
 };
 
 struct service *service_new(const struct service_config *cfg,

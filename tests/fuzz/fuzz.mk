@@ -4,7 +4,8 @@
 #   make -f tests/fuzz/fuzz.mk fuzz       run each for FUZZ_SECONDS (60)
 #
 # Targets: fuzz_request (common/proto.c), fuzz_pipe (client/pipe_parse.c),
-# fuzz_config (daemon/options.c + log.c), fuzz_codec (common/codec.c).
+# fuzz_config (daemon/options.c + log.c), fuzz_codec (common/codec.c),
+# fuzz_blocklist (daemon/blocklist.c, daemon/peernet.c).
 # Each run starts from tests/fuzz/corpus/NAME (read only: new inputs go to
 # build/fuzz/corpus/NAME) and fails on the first crash, leak or sanitizer
 # report; the crashing input is left in build/fuzz/ (crash-*, leak-*, ...).
@@ -20,13 +21,14 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
 	$(shell pkg-config --cflags $(FUZZ_PKGS))
 FUZZ_LIBS := $(shell pkg-config --libs $(FUZZ_PKGS)) -lm
 
-FUZZ_NAMES := fuzz_request fuzz_pipe fuzz_config fuzz_codec
+FUZZ_NAMES := fuzz_request fuzz_pipe fuzz_config fuzz_codec fuzz_blocklist
 FUZZ_BINS := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
 
 fuzz_request_SRC := common/proto.c common/codec.c common/utf8.c common/escape.c common/jsonscan.c
 fuzz_pipe_SRC := client/pipe_parse.c
-fuzz_config_SRC := daemon/options.c daemon/log.c common/utf8.c common/escape.c
+fuzz_config_SRC := daemon/options.c daemon/log.c daemon/peernet.c common/utf8.c common/escape.c
 fuzz_codec_SRC := common/codec.c
+fuzz_blocklist_SRC := daemon/blocklist.c daemon/peernet.c
 
 .PHONY: fuzz-build fuzz
 .SECONDEXPANSION:

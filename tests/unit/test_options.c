@@ -126,7 +126,7 @@ static void test_defaults_user(void **state)
 	assert_string_equal(o.config, "/etc/tpd/tpd.conf");
 	assert_false(o.config_given);
 	assert_null(o.download_dir);
-	assert_null(o.listen);
+	assert_string_equal(o.listen, TPD_DEFAULT_LISTEN);
 	assert_null(o.tracker);
 	assert_int_equal(o.tick_ms, 1000);
 	assert_true(o.dht);
@@ -572,13 +572,127 @@ static void test_usage_lists_options(void **state)
 		"--log-level", "--max-line", "--max-connections",
 		"--max-pending", "--max-output", "--max-torrent-size",
 		"--url-timeout", "--socket-mode", "--workers",
-		"--resume-interval", "--config",
+		"--resume-interval", "--config", "--no-pex", "--no-utp",
+		"--encryption", "--dht-bootstrap", "--blocklist",
 		"--help", "--version",
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strstr(buf, names[i]))
 			fail_msg("usage does not mention %s", names[i]);
 	free(buf);
+}
+
+
+/* --- the peer side (SPEC 9) ---------------------------------------------- */
+
+static void test_peer_defaults(void **state)
+{
+	struct tpd_options o;
+	to_defaults(&o);
+	assert_string_equal(o.listen, "0.0.0.0:6881,[::]:6881");
+	assert_true(o.pex);
+	assert_true(o.utp);
+	assert_true(o.tcp);
+	assert_int_equal(o.encryption, TPD_ENC_PREFER);
+	assert_string_equal(options_encryption_name(o.encryption), "prefer");
+	assert_null(o.dht_bootstrap);
+	assert_null(o.blocklist);
+	options_free(&o);
+}
+
+static void test_peer_options(void **state)
+{
+	struct tpd_options o;
+	char *err = NULL;
+	to_defaults(&o);
+	assert_int_equal(to_parse(&o, &err, "--no-pex", "--no-utp",
+				  "--encryption", "require", "--dht-bootstrap",
+				  "10.0.0.1:6881", "--dht-bootstrap",
+				  "node.example:1", "--blocklist", "/etc/bl"),
+			 OPTIONS_OK);
+	assert_false(o.pex);
+	assert_false(o.utp);
+	assert_true(o.tcp);
+	assert_int_equal(o.encryption, TPD_ENC_REQUIRE);
+	assert_string_equal(o.dht_bootstrap, "10.0.0.1:6881,node.example:1");
+	assert_string_equal(o.blocklist, "/etc/bl");
+	assert_int_equal(to_parse(&o, &err, "--encryption", "disable",
+				  "--no-tcp"), OPTIONS_OK);
+	assert_int_equal(o.encryption, TPD_ENC_DISABLE);
+	assert_false(o.tcp);
+	options_free(&o);
+	to_expect_refused("encryption", "--encryption", "always");
+	to_expect_refused("encryption", "--encryption", "");
+}
+
+/* --listen may be repeated; the command line's list replaces the config
+ * file's instead of adding to it, whatever the order main parses in. */
+static void test_listen_repeated(void **state)
+{
+	struct tpd_options o;
+	char *err = NULL;
+	to_defaults(&o);
+	assert_int_equal(options_apply_config(&o, "f",
+					      "listen = 10.0.0.1:6881\n"
+					      "listen = [fd00::1]:6881\n"
+					      "pex = no\n"
+					      "utp = no\n"
+					      "encryption = disable\n"
+					      "dht-bootstrap = a:1, b:2\n",
+					      &err),
+			 0);
+	assert_string_equal(o.listen, "10.0.0.1:6881,[fd00::1]:6881");
+	assert_false(o.pex);
+	assert_false(o.utp);
+	assert_int_equal(o.encryption, TPD_ENC_DISABLE);
+	assert_string_equal(o.dht_bootstrap, "a:1, b:2");
+	assert_int_equal(to_parse(&o, &err, "--listen", "127.0.0.1:0",
+				  "--listen", "[::1]:0"),
+			 OPTIONS_OK);
+	assert_string_equal(o.listen, "127.0.0.1:0,[::1]:0");
+	/* Parsing argv again (main does) gives the same list, not twice. */
+	assert_int_equal(to_parse(&o, &err, "--listen", "127.0.0.1:0",
+				  "--listen", "[::1]:0"),
+			 OPTIONS_OK);
+	assert_string_equal(o.listen, "127.0.0.1:0,[::1]:0");
+	assert_int_equal(options_finish(&o, &err), 0);
+	options_free(&o);
+}
+
+/* options_finish refuses what libtorrent would silently ignore. */
+static void test_peer_finish_checks(void **state)
+{
+	static const char *const bad[][2] = {
+		{"--listen", "6881"},
+		{"--listen", "::1:6881"},
+		{"--listen", "0.0.0.0:70000"},
+		{"--listen", "0.0.0.0:"},
+		{"--dht-bootstrap", "host"},
+		{"--dht-bootstrap", "host:0"},
+		{"--dht-bootstrap", "a:1,,b:2"},
+		{"--dht-bootstrap", "a b:1"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct tpd_options o;
+		char *err = NULL;
+		to_defaults(&o);
+		assert_int_equal(to_parse(&o, &err, bad[i][0], bad[i][1]),
+				 OPTIONS_OK);
+		int rc = options_finish(&o, &err);
+		options_free(&o);
+		if (rc != -1 || !err)
+			fail_msg("%s %s accepted by options_finish", bad[i][0],
+				 bad[i][1]);
+		free(err);
+	}
+	struct tpd_options o;
+	char *err = NULL;
+	to_defaults(&o);
+	assert_int_equal(to_parse(&o, &err, "--no-tcp", "--no-utp"), OPTIONS_OK);
+	assert_int_equal(options_finish(&o, &err), -1);
+	assert_non_null(strstr(err, "no way"));
+	free(err);
+	options_free(&o);
 }
 
 int main(void)
@@ -597,6 +711,10 @@ int main(void)
 		cmocka_unit_test(test_command_line_wins),
 		cmocka_unit_test(test_finish_paths),
 		cmocka_unit_test(test_usage_lists_options),
+		cmocka_unit_test(test_peer_defaults),
+		cmocka_unit_test(test_peer_options),
+		cmocka_unit_test(test_listen_repeated),
+		cmocka_unit_test(test_peer_finish_checks),
 	};
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

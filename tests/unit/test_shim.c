@@ -159,7 +159,7 @@ static unsigned char *ts_mktorrent(const char *path, const char *tmp,
 static lts_session *ts_session(void)
 {
 	struct lts_config cfg = {
-		.listen = "127.0.0.1:0", .loopback_friendly = true,
+		.listen = "127.0.0.1:0", .multi_conn_per_ip = true, .no_utp = true,
 	};
 	char *err = NULL;
 	lts_session *s = lts_new(&cfg, &err);
