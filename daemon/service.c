@@ -77,6 +77,39 @@ struct service {
 	bool loading;
 };
 
+/* What service_request checks once, before an op's handler runs. */
+enum svc_op_flag {
+	SVC_TORRENT = 1u << 0, /* req->id: a torrent the caller may steer */
+	SVC_DAEMON = 1u << 1,  /* daemon-wide: root and the daemon's user */
+	SVC_ENGINE = 1u << 2,  /* answered by the engine, through the FIFO */
+	SVC_CREATE = 1u << 3,  /* adds a torrent: limited by max_pending */
+};
+
+/* t is the checked torrent of an SVC_TORRENT op, else NULL. */
+typedef void svc_handler(struct service *s, struct svc_conn *c,
+			 struct tp_request *req, struct svc_torrent *t);
+
+struct svc_op {
+	const char *name;         /* for messages; the wire name is proto's */
+	unsigned flags;           /* enum svc_op_flag */
+	enum engine_cmd_type eng; /* the command svc_op_engine sends */
+	svc_handler *run;
+};
+
+/* Defined after the handlers, at service_request. */
+static const struct svc_op svc_ops[TP_OP_COUNT];
+
+static bool svc_counts_pending(enum tp_op op)
+{
+	return (unsigned)op < TP_OP_COUNT && (svc_ops[op].flags & SVC_CREATE);
+}
+
+/* Root and the daemon's own user may change what concerns everyone. */
+static bool svc_daemon_wide(const struct service *s, uid_t uid)
+{
+	return uid == 0 || uid == s->cfg.daemon_uid;
+}
+
 static char *svc_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -245,7 +278,7 @@ static void svc_start_fail(struct service *s, uint64_t conn, json_object *tag,
 static bool svc_visible(const struct service *s, uid_t uid,
 			const struct svc_torrent *t)
 {
-	return uid == 0 || uid == s->cfg.daemon_uid || uid == t->owner;
+	return svc_daemon_wide(s, uid) || uid == t->owner;
 }
 
 static json_object *svc_status_json(const struct svc_torrent *t,
@@ -337,7 +370,7 @@ static void svc_enqueue(struct service *s, struct svc_conn *c,
 		s->fifo_head = p;
 	s->fifo_tail = p;
 	s->fifo_len++;
-	if (op == TP_OP_CREATE || op == TP_OP_SEED)
+	if (svc_counts_pending(op))
 		c->pending++;
 	cmd->seq = p->seq;
 	cmd->owner = c->uid;
@@ -367,7 +400,7 @@ static struct svc_pending *svc_dequeue(struct service *s, uint64_t seq)
 		s->fifo_tail = prev;
 	s->fifo_len--;
 	struct svc_conn *c = idmap_get(&s->conns, (int64_t)p->conn);
-	if (c && (p->op == TP_OP_CREATE || p->op == TP_OP_SEED) && c->pending)
+	if (c && svc_counts_pending(p->op) && c->pending)
 		c->pending--;
 	return p;
 }
@@ -467,8 +500,9 @@ static void svc_submit_job(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_create(struct service *s, struct svc_conn *c,
-			  struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	if (req->content_error) {
 		svc_fail_in_order(s, c, req, req->content_error);
 		return;
@@ -517,8 +551,9 @@ static void svc_op_create(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_seed(struct service *s, struct svc_conn *c,
-			struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	/* "/srv/x/" names /srv/x: its parent is where it is seeded from. */
 	size_t n = strlen(req->path);
 	while (n > 1 && req->path[n - 1] == '/')
@@ -564,15 +599,28 @@ static void svc_op_seed(struct service *s, struct svc_conn *c,
 	svc_submit_job(s, c, req, job);
 }
 
-static void svc_op_control(struct service *s, struct svc_conn *c,
-			   struct tp_request *req)
+/* An op about one torrent that the engine carries out as it is: the
+ * table names the engine command (pause, resume, reannounce, close). */
+static void svc_op_engine(struct service *s, struct svc_conn *c,
+			  struct tp_request *req, struct svc_torrent *t)
 {
-	struct svc_torrent *t = svc_find(s, c, req->id, req->tag);
-	if (!t)
+	(void)t;
+	struct engine_cmd *cmd = engine_cmd_new(svc_ops[req->op].eng);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
 		return;
-	/* Deleting data is allowed only to who could delete it anyway. */
+	}
+	cmd->id = req->id;
+	cmd->delete_files = req->delete_files;
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* Deleting data is allowed only to who could delete it anyway. */
+static void svc_op_close(struct service *s, struct svc_conn *c,
+			 struct tp_request *req, struct svc_torrent *t)
+{
 	char *err = NULL;
-	if (req->op == TP_OP_CLOSE && req->delete_files && t->st.save_path &&
+	if (req->delete_files && t->st.save_path &&
 	    s->io.access(s->io.ctx, c->uid, c->gid, t->st.save_path,
 			 W_OK | X_OK, &err) < 0) {
 		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
@@ -581,18 +629,7 @@ static void svc_op_control(struct service *s, struct svc_conn *c,
 		free(err);
 		return;
 	}
-	enum engine_cmd_type type = req->op == TP_OP_CLOSE   ? ENG_CLOSE
-				    : req->op == TP_OP_PAUSE ? ENG_PAUSE
-				    : req->op == TP_OP_RESUME ? ENG_RESUME
-							      : ENG_REANNOUNCE;
-	struct engine_cmd *cmd = engine_cmd_new(type);
-	if (!cmd) {
-		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
-		return;
-	}
-	cmd->id = req->id;
-	cmd->delete_files = req->delete_files;
-	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+	svc_op_engine(s, c, req, t);
 }
 
 static int svc_cmp_id(const void *a, const void *b)
@@ -603,8 +640,9 @@ static int svc_cmp_id(const void *a, const void *b)
 }
 
 static void svc_op_list(struct service *s, struct svc_conn *c,
-			struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	struct svc_torrent **v = calloc(s->torrents.count + 1, sizeof *v);
 	if (!v) {
 		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
@@ -638,8 +676,9 @@ static json_object *svc_ids_json(const int64_t *ids, size_t n)
 }
 
 static void svc_op_watch(struct service *s, struct svc_conn *c,
-			 struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	for (size_t i = 0; i < req->n_ids; i++)
 		if (!svc_find(s, c, req->ids[i], req->tag))
 			return;
@@ -685,8 +724,9 @@ static void svc_op_watch(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_unwatch(struct service *s, struct svc_conn *c,
-			   struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	json_object *ev = tp_event_new("Unwatched", req->tag);
 	if (!req->has_ids) {
 		c->watch_all = false;
@@ -708,8 +748,9 @@ static void svc_op_unwatch(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_info(struct service *s, struct svc_conn *c,
-			struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	size_t visible = 0, pos = 0;
 	int64_t key;
 	void *val;
@@ -734,8 +775,9 @@ static void svc_op_info(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_hello(struct service *s, struct svc_conn *c,
-			 struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	json_object *ev = tp_event_new("Hello", req->tag);
 	json_object_object_add(ev, "version", json_object_new_string(TP_VERSION));
 	json_object_object_add(ev, "protocol",
@@ -744,61 +786,65 @@ static void svc_op_hello(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_status(struct service *s, struct svc_conn *c,
-			  struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
-	struct svc_torrent *t = svc_find(s, c, req->id, req->tag);
-	if (t)
-		svc_send(s, c->id, svc_status_json(t, "Status", req->tag));
+	svc_send(s, c->id, svc_status_json(t, "Status", req->tag));
 }
+
+/* The one table of ops: what service_request checks before the handler
+ * runs, so no handler repeats the ownership, daemon-wide or pending-limit
+ * checks.  Indexed by enum tp_op; an op without a handler is unknown. */
+static const struct svc_op svc_ops[TP_OP_COUNT] = {
+	[TP_OP_HELLO] = {"hello", 0, 0, svc_op_hello},
+	[TP_OP_CREATE] = {"create", SVC_CREATE | SVC_ENGINE, ENG_CREATE,
+			  svc_op_create},
+	[TP_OP_SEED] = {"seed", SVC_CREATE | SVC_ENGINE, ENG_CREATE,
+			svc_op_seed},
+	[TP_OP_CLOSE] = {"close", SVC_TORRENT | SVC_ENGINE, ENG_CLOSE,
+			 svc_op_close},
+	[TP_OP_PAUSE] = {"pause", SVC_TORRENT | SVC_ENGINE, ENG_PAUSE,
+			 svc_op_engine},
+	[TP_OP_RESUME] = {"resume", SVC_TORRENT | SVC_ENGINE, ENG_RESUME,
+			  svc_op_engine},
+	[TP_OP_REANNOUNCE] = {"reannounce", SVC_TORRENT | SVC_ENGINE,
+			      ENG_REANNOUNCE, svc_op_engine},
+	[TP_OP_LIST] = {"list", 0, 0, svc_op_list},
+	[TP_OP_STATUS] = {"status", SVC_TORRENT, 0, svc_op_status},
+	[TP_OP_WATCH] = {"watch", 0, 0, svc_op_watch},
+	[TP_OP_UNWATCH] = {"unwatch", 0, 0, svc_op_unwatch},
+	[TP_OP_INFO] = {"info", 0, 0, svc_op_info},
+};
 
 void service_request(struct service *s, uint64_t conn, struct tp_request *req)
 {
 	struct svc_conn *c = idmap_get(&s->conns, (int64_t)conn);
 	if (!c)
 		return;
-	if ((req->op == TP_OP_CREATE || req->op == TP_OP_SEED) &&
-	    c->pending >= s->cfg.max_pending) {
+	const struct svc_op *op =
+		(unsigned)req->op < TP_OP_COUNT ? &svc_ops[req->op] : NULL;
+	if (!op || !op->run) {
+		svc_error(s, conn, req->tag, TP_ERR_UNKNOWN_OP, "unknown op");
+		return;
+	}
+	if ((op->flags & SVC_CREATE) && c->pending >= s->cfg.max_pending) {
 		svc_error(s, conn, req->tag, TP_ERR_BUSY,
 			  "%zu creates already pending on this connection; "
 			  "wait for their answers",
 			  c->pending);
 		return;
 	}
-	switch (req->op) {
-	case TP_OP_HELLO:
-		svc_op_hello(s, c, req);
-		break;
-	case TP_OP_CREATE:
-		svc_op_create(s, c, req);
-		break;
-	case TP_OP_SEED:
-		svc_op_seed(s, c, req);
-		break;
-	case TP_OP_CLOSE:
-	case TP_OP_PAUSE:
-	case TP_OP_RESUME:
-	case TP_OP_REANNOUNCE:
-		svc_op_control(s, c, req);
-		break;
-	case TP_OP_LIST:
-		svc_op_list(s, c, req);
-		break;
-	case TP_OP_STATUS:
-		svc_op_status(s, c, req);
-		break;
-	case TP_OP_WATCH:
-		svc_op_watch(s, c, req);
-		break;
-	case TP_OP_UNWATCH:
-		svc_op_unwatch(s, c, req);
-		break;
-	case TP_OP_INFO:
-		svc_op_info(s, c, req);
-		break;
-	default:
-		svc_error(s, conn, req->tag, TP_ERR_UNKNOWN_OP, "unknown op");
-		break;
+	if ((op->flags & SVC_DAEMON) && !svc_daemon_wide(s, c->uid)) {
+		svc_error(s, conn, req->tag, TP_ERR_FORBIDDEN,
+			  "%s changes the whole daemon: only root or the "
+			  "daemon's own user may",
+			  op->name);
+		return;
 	}
+	struct svc_torrent *t = NULL;
+	if ((op->flags & SVC_TORRENT) &&
+	    !(t = svc_find(s, c, req->id, req->tag)))
+		return;
+	op->run(s, c, req, t);
 }
 
 /* --- worker results ----------------------------------------------------- */
