@@ -27,6 +27,8 @@ enum engine_cmd_type {
 	ENG_PAUSE,
 	ENG_RESUME,
 	ENG_REANNOUNCE,
+	ENG_SET,         /* steer one torrent: tset */
+	ENG_SESSION,     /* session.has == 0: read the settings, else change */
 };
 
 struct engine_cmd {
@@ -47,6 +49,8 @@ struct engine_cmd {
 	size_t n_peers;
 
 	char *reason;              /* FAIL */
+	struct tp_tset tset;       /* SET; CREATE: the TP_TSET_AT_ADD fields */
+	struct tp_session session; /* SESSION */
 	struct engine_cmd *next;
 };
 
@@ -60,6 +64,7 @@ enum engine_event_type {
 	EV_RESTORED,     /* a torrent brought back from the state dir (seq 0):
 	                    id, owner, info_hash, name, save_path */
 	EV_LOADED,       /* every saved torrent is back (seq 0) */
+	EV_SESSION,      /* the daemon-wide settings now in force: session */
 };
 
 struct engine_event {
@@ -72,10 +77,13 @@ struct engine_event {
 	char *save_path;
 	char *reason;
 	bool completed;            /* EV_STATUS sent because it just finished */
+	bool bad_request;          /* EV_FAILED: the request did not fit the
+	                              torrent (e.g. file_priorities' length) */
 	uint32_t owner;            /* EV_RESTORED */
 	char **files;              /* EV_DONE of a CLOSE with delete_files: */
 	size_t n_files;            /* its files, relative to save_path */
 	struct tp_status status;   /* EV_STATUS */
+	struct tp_session session; /* EV_SESSION */
 	struct engine_event *next;
 };
 
@@ -86,6 +94,9 @@ struct engine_config {
 	int tick_ms;
 	const char *state_dir;     /* absolute; where torrents persist */
 	int resume_interval_s;     /* how often changed resume data is saved */
+	/* The daemon-wide settings of the options and config; those changed
+	 * by session_set (STATE/session.json) win over them. */
+	const struct tp_session *session;
 };
 
 /* Starts the thread and its session.  NULL with *err if the session could

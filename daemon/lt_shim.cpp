@@ -20,6 +20,8 @@
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
+#include <libtorrent/ip_filter.hpp>
+#include <libtorrent/announce_entry.hpp>
 #include <libtorrent/magnet_uri.hpp>
 #include <libtorrent/posix_disk_io.hpp>
 #include <libtorrent/read_resume_data.hpp>
@@ -34,6 +36,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <stdexcept>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -239,7 +243,20 @@ void lts_fill_status(lt::torrent_status const &ts, int64_t id,
 	out->id = id;
 	lts_copy_hex(out->info_hash, hex);
 	out->state = lts_state_name(ts);
-	out->paused = static_cast<bool>(ts.flags & lt::torrent_flags::paused);
+	bool paused = static_cast<bool>(ts.flags & lt::torrent_flags::paused);
+	bool managed = static_cast<bool>(ts.flags & lt::torrent_flags::auto_managed);
+	/* An auto-managed torrent is paused only by the queue. */
+	out->paused = paused && !managed;
+	out->queued = paused && managed;
+	out->queue_position = static_cast<int>(ts.queue_position);
+	out->sequential = static_cast<bool>(
+		ts.flags & lt::torrent_flags::sequential_download);
+	out->uploaded = ts.all_time_upload;
+	out->downloaded = ts.all_time_download;
+	out->size = ts.total;
+	out->seeding_time = static_cast<int64_t>(
+		std::chrono::duration_cast<std::chrono::seconds>(ts.seeding_duration)
+			.count());
 	out->progress = ts.progress;
 	out->done_bytes = ts.total_wanted_done;
 	out->total_bytes = ts.total_wanted;
@@ -268,11 +285,13 @@ lt::settings_pack lts_settings(struct lts_config const *cfg)
 	sp.set_int(lt::settings_pack::alert_queue_size,
 		   cfg->alert_queue_size > 0 ? cfg->alert_queue_size
 					     : LTS_DEFAULT_ALERT_QUEUE);
-	int active = cfg->active_limit > 0 ? cfg->active_limit
-					   : LTS_DEFAULT_ACTIVE_LIMIT;
-	sp.set_int(lt::settings_pack::active_downloads, active);
-	sp.set_int(lt::settings_pack::active_seeds, active);
-	sp.set_int(lt::settings_pack::active_limit, active);
+	/* The queue's slots come with lts_apply_limits; until then nothing
+	 * waits.  Slow torrents count like the others, so the queue is the
+	 * plain first-in-first-out people expect (SPEC section 8). */
+	sp.set_int(lt::settings_pack::active_downloads, LTS_DEFAULT_ACTIVE_LIMIT);
+	sp.set_int(lt::settings_pack::active_seeds, LTS_DEFAULT_ACTIVE_LIMIT);
+	sp.set_int(lt::settings_pack::active_limit, LTS_DEFAULT_ACTIVE_LIMIT);
+	sp.set_bool(lt::settings_pack::dont_count_slow_torrents, false);
 	if (cfg->loopback_friendly) {
 		sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip,
 			    true);
@@ -373,9 +392,20 @@ bool lts_build_params(struct lts_add const *p, lt::add_torrent_params &atp,
 		atp.have_pieces.clear();
 		atp.have_pieces.resize(atp.ti->num_pieces(), true);
 	}
-	atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+	atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused
+		       | lt::torrent_flags::sequential_download
+		       | lt::torrent_flags::disable_pex);
+	/* Paused by a person: out of the queue; else the queue decides. */
 	if (p->paused)
 		atp.flags |= lt::torrent_flags::paused;
+	else
+		atp.flags |= lt::torrent_flags::auto_managed;
+	if (p->sequential)
+		atp.flags |= lt::torrent_flags::sequential_download;
+	if (!p->pex)
+		atp.flags |= lt::torrent_flags::disable_pex;
+	atp.download_limit = p->download_limit > 0 ? p->download_limit : -1;
+	atp.upload_limit = p->upload_limit > 0 ? p->upload_limit : -1;
 	atp.flags |= lt::torrent_flags::duplicate_is_error;
 	return true;
 }
@@ -540,6 +570,19 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 		lt::session_params params(lts_settings(cfg));
 		params.disk_io_constructor = lt::posix_disk_io_constructor;
 		s->ses = std::make_unique<lt::session>(std::move(params));
+		/* libtorrent puts LAN and loopback peers in an unlimited
+		 * class; a user's limit means every peer, so every address
+		 * goes to the global class alone. */
+		lt::ip_filter pcf;
+		pcf.add_rule(lt::make_address("0.0.0.0"),
+			     lt::make_address("255.255.255.255"),
+			     1u << static_cast<std::uint32_t>(
+				     lt::session::global_peer_class_id));
+		pcf.add_rule(lt::make_address("::"),
+			     lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+			     1u << static_cast<std::uint32_t>(
+				     lt::session::global_peer_class_id));
+		s->ses->set_peer_class_filter(pcf);
 		int efd = s->efd;
 		s->ses->set_alert_notify([efd] { lts_notify(efd); });
 		/* The notifier fires only on empty -> non-empty; alerts queued
@@ -689,9 +732,149 @@ int lts_pause(lts_session *s, int64_t id, char **err)
 int lts_resume(lts_session *s, int64_t id, char **err)
 {
 	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
-		h.unset_flags(lt::torrent_flags::auto_managed);
+		h.set_flags(lt::torrent_flags::auto_managed);
 		h.resume();
 	});
+}
+
+int lts_set_limits(lts_session *s, int64_t id, int download, int upload,
+		   char **err)
+{
+	return lts_with_handle(s, id, err, [=](lt::torrent_handle &h) {
+		h.set_download_limit(download > 0 ? download : -1);
+		h.set_upload_limit(upload > 0 ? upload : -1);
+	});
+}
+
+int lts_set_sequential(lts_session *s, int64_t id, bool on, char **err)
+{
+	return lts_with_handle(s, id, err, [=](lt::torrent_handle &h) {
+		if (on)
+			h.set_flags(lt::torrent_flags::sequential_download);
+		else
+			h.unset_flags(lt::torrent_flags::sequential_download);
+	});
+}
+
+int lts_queue_move(lts_session *s, int64_t id, int move, int pos, char **err)
+{
+	return lts_with_handle(s, id, err, [=](lt::torrent_handle &h) {
+		switch (move) {
+		case 1: h.queue_position_top(); break;
+		case 2: h.queue_position_up(); break;
+		case 3: h.queue_position_down(); break;
+		case 4: h.queue_position_bottom(); break;
+		default: h.queue_position_set(lt::queue_position_t{pos}); break;
+		}
+	});
+}
+
+int lts_queue_position(lts_session *s, int64_t id)
+{
+	int pos = -1;
+	lts_with_handle(s, id, nullptr, [&](lt::torrent_handle &h) {
+		pos = static_cast<int>(h.queue_position());
+	});
+	return pos;
+}
+
+int lts_set_file_priorities(lts_session *s, int64_t id, const int *prio,
+			    size_t n, char **err)
+{
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::shared_ptr<const lt::torrent_info> ti = h.torrent_file();
+		if (ti == nullptr)
+			throw std::runtime_error(
+				"the torrent has no metadata yet, so no files");
+		lt::file_storage const &fs = ti->files();
+		std::vector<lt::download_priority_t> v(
+			static_cast<size_t>(fs.num_files()), lt::dont_download);
+		size_t k = 0;
+		for (lt::file_index_t i : fs.file_range()) {
+			if (fs.pad_file_at(i))
+				continue;
+			if (k < n)
+				v[static_cast<size_t>(static_cast<int>(i))] =
+					lt::download_priority_t(
+						static_cast<std::uint8_t>(prio[k]));
+			k++;
+		}
+		if (k != n)
+			throw std::runtime_error(
+				"file_priorities has " + std::to_string(n)
+				+ " entries but the torrent has "
+				+ std::to_string(k) + " files");
+		h.prioritize_files(v);
+	});
+}
+
+int lts_edit_trackers(lts_session *s, int64_t id, const char *const *add,
+		      size_t n_add, const char *const *remove,
+		      size_t n_remove, char **err)
+{
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::vector<lt::announce_entry> cur = h.trackers();
+		std::vector<lt::announce_entry> out;
+		for (auto const &ae : cur) {
+			bool drop = false;
+			for (size_t i = 0; i < n_remove; i++)
+				drop = drop || ae.url == remove[i];
+			if (!drop)
+				out.push_back(ae);
+		}
+		for (size_t i = 0; i < n_add; i++) {
+			bool have = false;
+			for (auto const &ae : out)
+				have = have || ae.url == add[i];
+			if (have)
+				continue;
+			lt::announce_entry ae(add[i]);
+			ae.tier = static_cast<std::uint8_t>(out.size() < 255
+							    ? out.size() : 255);
+			out.push_back(ae);
+		}
+		h.replace_trackers(out);
+	});
+}
+
+int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err)
+{
+	try {
+		lt::settings_pack sp;
+		sp.set_int(lt::settings_pack::download_rate_limit,
+			   l->download_rate > 0 ? l->download_rate : 0);
+		sp.set_int(lt::settings_pack::upload_rate_limit,
+			   l->upload_rate > 0 ? l->upload_rate : 0);
+		sp.set_int(lt::settings_pack::active_downloads,
+			   l->active_downloads);
+		sp.set_int(lt::settings_pack::active_seeds, l->active_seeds);
+		sp.set_int(lt::settings_pack::active_limit,
+			   l->active_downloads + l->active_seeds);
+		int policy = l->encryption == 1   ? lt::settings_pack::pe_forced
+			     : l->encryption == 2 ? lt::settings_pack::pe_disabled
+						  : lt::settings_pack::pe_enabled;
+		sp.set_int(lt::settings_pack::out_enc_policy, policy);
+		sp.set_int(lt::settings_pack::in_enc_policy, policy);
+		sp.set_bool(lt::settings_pack::enable_dht, l->dht);
+		sp.set_bool(lt::settings_pack::enable_lsd, l->lsd);
+		sp.set_bool(lt::settings_pack::enable_outgoing_utp, l->utp);
+		sp.set_bool(lt::settings_pack::enable_incoming_utp, l->utp);
+		s->ses->apply_settings(std::move(sp));
+		for (auto &kv : s->by_id) {
+			if (l->pex)
+				kv.second.handle.unset_flags(
+					lt::torrent_flags::disable_pex);
+			else
+				kv.second.handle.set_flags(
+					lt::torrent_flags::disable_pex);
+		}
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
 }
 
 int lts_force_recheck(lts_session *s, int64_t id, char **err)

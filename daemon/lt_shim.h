@@ -30,13 +30,24 @@ struct lts_config {
 	const char *listen;      /* "ADDR:PORT", e.g. "127.0.0.1:0"; NULL = "0.0.0.0:6881" */
 	bool dht, lsd, upnp;     /* upnp also switches NAT-PMP */
 	int alert_queue_size;    /* 0 = shim default (100000) */
-	int active_limit;        /* auto-manage ceilings; 0 = shim default (huge) */
+	int active_limit;        /* unused; see struct lts_limits */
 	bool loopback_friendly;  /* allow_multiple_connections_per_ip, TCP only */
 	const char *user_agent;  /* NULL = "tpd/VERSION" */
 };
 
+/* What the engine steers daemon-wide (SPEC section 8). */
+struct lts_limits {
+	int download_rate, upload_rate;  /* bytes/s now in force; 0 unlimited */
+	int active_downloads, active_seeds; /* the queue's slots */
+	int encryption;                  /* 0 enabled, 1 forced, 2 disabled */
+	bool dht, lsd, utp, pex;
+};
+/* Applies them (asynchronously; takes effect within a second). */
+int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err);
+
 /* Creates the session (POSIX disk I/O backend, not mmap), installs the
- * alert notifier.  NULL on failure with *err set. */
+ * alert notifier.  NULL on failure with *err set.  Every peer, local
+ * ones included, is put in the rate-limited global peer class. */
 lts_session *lts_new(const struct lts_config *cfg, char **err);
 /* Aborts the session and waits for libtorrent's threads to finish. */
 void lts_free(lts_session *s);
@@ -59,6 +70,9 @@ struct lts_add {
 	size_t resume_len;
 	const char *const *peers;      /* "HOST:PORT" to connect to at once */
 	size_t n_peers;
+	int download_limit, upload_limit; /* bytes/s, 0 = unlimited */
+	bool sequential;
+	bool pex;                      /* false: ut_pex off for this torrent */
 };
 
 enum lts_add_result { LTS_ADD_OK = 0, LTS_ADD_DUPLICATE = 1, LTS_ADD_FAIL = -1 };
@@ -69,8 +83,9 @@ struct lts_added {
 	int64_t existing_id;                  /* LTS_ADD_DUPLICATE: who has it */
 };
 
-/* Adds a torrent (blocking until libtorrent accepted or refused it), started
- * at once unless paused, not auto-managed.  Duplicate info-hash gives
+/* Adds a torrent (blocking until libtorrent accepted or refused it):
+ * paused and not auto-managed when paused, else auto-managed, so the
+ * queue (active_downloads / active_seeds) decides when it runs.  Duplicate info-hash gives
  * LTS_ADD_DUPLICATE with existing_id.  LTS_ADD_FAIL sets *err to
  * libtorrent's reason ("not a valid bencoded torrent: ..."). */
 enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,
@@ -79,8 +94,27 @@ void lts_added_free(struct lts_added *a);
 
 /* 0 on success, -1 with *err (e.g. "no such torrent"). */
 int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err);
+/* Pause takes the torrent out of the queue; resume puts it back in (it
+ * runs when the queue has a slot for it). */
 int lts_pause(lts_session *s, int64_t id, char **err);
 int lts_resume(lts_session *s, int64_t id, char **err);
+
+/* Steering one torrent; each 0 or -1 with *err. */
+int lts_set_limits(lts_session *s, int64_t id, int download, int upload,
+		   char **err);
+int lts_set_sequential(lts_session *s, int64_t id, bool on, char **err);
+/* move: 0 to position pos, 1 top, 2 up, 3 down, 4 bottom. */
+int lts_queue_move(lts_session *s, int64_t id, int move, int pos,
+		   char **err);
+/* The torrent's place in the download queue, -1 when not queued there. */
+int lts_queue_position(lts_session *s, int64_t id);
+/* One priority (0..7) per file as lts_files lists them (pad files left
+ * out); n must match. */
+int lts_set_file_priorities(lts_session *s, int64_t id, const int *prio,
+			    size_t n, char **err);
+int lts_edit_trackers(lts_session *s, int64_t id, const char *const *add,
+		      size_t n_add, const char *const *remove,
+		      size_t n_remove, char **err);
 int lts_reannounce(lts_session *s, int64_t id, char **err);
 /* Hashes the data on disk again (after a crash, the resume data may
  * predate pieces that were verified and written since). */
@@ -102,6 +136,12 @@ struct lts_status {
 	int peers, seeds;
 	char *error;               /* malloc'd or NULL */
 	char *save_path;           /* malloc'd */
+	bool queued;               /* paused by the queue, not by a person */
+	int queue_position;        /* -1 when not in the download queue */
+	bool sequential;
+	int64_t uploaded, downloaded; /* all-time payload bytes */
+	int64_t size;              /* the whole torrent, wanted or not */
+	int64_t seeding_time;      /* seconds */
 };
 void lts_status_free(struct lts_status *st); /* members only */
 

@@ -368,7 +368,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	struct tp_session ses;
+	options_session(&t.opt, &ses);
 	struct engine_config ec = {
+		.session = &ses,
 		.listen = t.opt.listen,
 		.download_dir = t.opt.download_dir,
 		.dht = t.opt.dht,
@@ -379,6 +382,7 @@ int main(int argc, char **argv)
 		.resume_interval_s = t.opt.resume_interval,
 	};
 	t.eng = engine_start(&ec, &err);
+	tp_session_free(&ses);
 	if (!t.eng) {
 		log_error("cannot start libtorrent: %s", err ? err : "?");
 		goto out;

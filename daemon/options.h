@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "steer.h"
+
 struct tpd_options {
 	char *socket_path;
 	char *state_dir;
@@ -32,6 +34,10 @@ struct tpd_options {
 	char *socket_group;    /* NULL: the daemon's own group */
 	int workers;
 	int resume_interval;   /* seconds between resume-data saves */
+	/* Daemon-wide steering (SPEC section 8): limits, alt speed, the
+	 * queue's slots, ratio and seed-time limits.  dht and lsd above are
+	 * copied in by options_session(). */
+	struct tp_session session;
 };
 
 enum options_result { OPTIONS_OK, OPTIONS_EXIT, OPTIONS_ERROR };
@@ -52,6 +58,9 @@ int options_apply_config(struct tpd_options *o, const char *file,
 /* Makes the relative paths absolute, derives download_dir. */
 int options_finish(struct tpd_options *o, char **err);
 void options_free(struct tpd_options *o);
+/* The settings the engine starts with (the options' session, with the
+ * DHT and LSD switches); the caller frees it with tp_session_free. */
+void options_session(const struct tpd_options *o, struct tp_session *out);
 void options_usage(void *stream);
 
 #endif

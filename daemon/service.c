@@ -64,6 +64,7 @@ struct svc_job {
 	char **peers;
 	size_t n_peers;
 	bool paused;
+	struct tp_tset tset;     /* labels, limits, sequential at add */
 };
 
 struct service {
@@ -165,6 +166,7 @@ static void svc_job_ctx_free(void *ctx)
 	for (size_t i = 0; i < j->n_peers; i++)
 		free(j->peers[i]);
 	free(j->peers);
+	tp_tset_free(&j->tset);
 	free(j);
 }
 
@@ -491,6 +493,9 @@ static void svc_submit_job(struct service *s, struct svc_conn *c,
 	ctx->peers = svc_strv_dup(req->peers, req->n_peers);
 	ctx->n_peers = ctx->peers ? req->n_peers : 0;
 	ctx->paused = req->paused;
+	/* Moved, not copied: the request is done with it. */
+	ctx->tset = req->tset;
+	memset(&req->tset, 0, sizeof req->tset);
 	job->uid = c->uid;
 	job->gid = c->gid;
 	job->ctx = ctx;
@@ -539,6 +544,8 @@ static void svc_op_create(struct service *s, struct svc_conn *c,
 		svc_start_fail(s, c->id, req->tag, "out of memory");
 		return;
 	}
+	cmd->tset = req->tset;
+	memset(&req->tset, 0, sizeof req->tset);
 	if (req->source == TP_SRC_TORRENT) {
 		cmd->torrent = req->torrent;
 		cmd->torrent_len = req->torrent_len;
@@ -632,6 +639,47 @@ static void svc_op_close(struct service *s, struct svc_conn *c,
 	svc_op_engine(s, c, req, t);
 }
 
+static bool svc_has_label(const struct svc_torrent *t, const char *label)
+{
+	for (size_t i = 0; i < t->st.n_labels; i++)
+		if (strcmp(t->st.labels[i], label) == 0)
+			return true;
+	return false;
+}
+
+/* set: the fields were checked whole by the codec; the engine applies
+ * them and answers Set. */
+static void svc_op_set(struct service *s, struct svc_conn *c,
+		       struct tp_request *req, struct svc_torrent *t)
+{
+	(void)t;
+	struct engine_cmd *cmd = engine_cmd_new(ENG_SET);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cmd->id = req->id;
+	cmd->tset = req->tset;
+	memset(&req->tset, 0, sizeof req->tset);
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* session_get (no fields) and session_set both answer Session with the
+ * settings then in force. */
+static void svc_op_session(struct service *s, struct svc_conn *c,
+			   struct tp_request *req, struct svc_torrent *t)
+{
+	(void)t;
+	struct engine_cmd *cmd = engine_cmd_new(ENG_SESSION);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cmd->session = req->session;
+	memset(&req->session, 0, sizeof req->session);
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
 static int svc_cmp_id(const void *a, const void *b)
 {
 	const struct svc_torrent *x = *(struct svc_torrent *const *)a;
@@ -652,7 +700,8 @@ static void svc_op_list(struct service *s, struct svc_conn *c,
 	int64_t key;
 	void *val;
 	while (idmap_next(&s->torrents, &pos, &key, &val))
-		if (svc_visible(s, c->uid, val))
+		if (svc_visible(s, c->uid, val) &&
+		    (!req->label || svc_has_label(val, req->label)))
 			v[n++] = val;
 	qsort(v, n, sizeof *v, svc_cmp_id);
 	json_object *arr = json_object_new_array_ext((int)n);
@@ -813,6 +862,11 @@ static const struct svc_op svc_ops[TP_OP_COUNT] = {
 	[TP_OP_WATCH] = {"watch", 0, 0, svc_op_watch},
 	[TP_OP_UNWATCH] = {"unwatch", 0, 0, svc_op_unwatch},
 	[TP_OP_INFO] = {"info", 0, 0, svc_op_info},
+	[TP_OP_SET] = {"set", SVC_TORRENT | SVC_ENGINE, ENG_SET, svc_op_set},
+	[TP_OP_SESSION_GET] = {"session_get", SVC_ENGINE, ENG_SESSION,
+			       svc_op_session},
+	[TP_OP_SESSION_SET] = {"session_set", SVC_DAEMON | SVC_ENGINE,
+			       ENG_SESSION, svc_op_session},
 };
 
 void service_request(struct service *s, uint64_t conn, struct tp_request *req)
@@ -889,6 +943,8 @@ void service_work_done(struct service *s, struct work_job *job)
 	cmd->torrent = job->data;
 	cmd->torrent_len = job->len;
 	job->data = NULL;
+	cmd->tset = ctx->tset;
+	memset(&ctx->tset, 0, sizeof ctx->tset);
 	if (job->kind == WORK_MAKE_TORRENT) {
 		/* The data lies where it is: seed it from its parent dir. */
 		char *slash = strrchr(job->path, '/');
@@ -931,6 +987,10 @@ static struct svc_torrent *svc_add_torrent(struct service *s,
 	t->st.state = "checking_resume_data";
 	t->st.save_path = svc_strdup(ev->save_path);
 	t->st.owner = owner;
+	t->st.queue_position = -1;
+	t->st.ratio_limit = -1;
+	t->st.seed_time_limit = -1;
+	t->st.eta = -1;
 	return t;
 }
 
@@ -1018,6 +1078,8 @@ static const char *svc_done_type(enum engine_cmd_type cmd)
 		return "Paused";
 	case ENG_RESUME:
 		return "Resumed";
+	case ENG_SET:
+		return "Set";
 	default:
 		return "Reannounced";
 	}
@@ -1089,8 +1151,14 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		svc_send(s, p->conn, out);
 		break;
 	case EV_FAILED:
-		svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
-			  ev->reason ? ev->reason : "the engine failed");
+		svc_error(s, p->conn, p->tag,
+			  ev->bad_request ? TP_ERR_BAD_REQUEST : TP_ERR_INTERNAL,
+			  "%s", ev->reason ? ev->reason : "the engine failed");
+		break;
+	case EV_SESSION:
+		out = tp_event_new("Session", p->tag);
+		tp_session_to_json(&ev->session, out);
+		svc_send(s, p->conn, out);
 		break;
 	default:
 		break;
