@@ -81,6 +81,19 @@ struct tpctl_args {
 	/* pipe */
 	const char *torrent_dir;
 
+	/* steering: add, set, limit, queue, session, list */
+	const char **labels;        /* --label, repeatable */
+	size_t n_labels;
+	bool no_labels;
+	int sequential;             /* -1 not given, 0 off, 1 on */
+	int64_t down, up;           /* RATE; -1 not given */
+	const char *ratio;          /* "default" or a number; NULL not given */
+	const char *seed_time;      /* "default" or a DURATION; NULL not given */
+	bool has_id;                /* limit: an ID was given */
+	const char *queue_move;     /* queue: top|up|down|bottom */
+	const char **kv;            /* session: KEY=VALUE words */
+	size_t n_kv;
+
 	char *error;                /* malloc'd usage error, when parse fails */
 };
 
@@ -97,7 +110,15 @@ void tpctl_cmd_usage(FILE *f, const struct tpctl_cmd *cmd);
 tpctl_handler tpctl_cmd_add, tpctl_cmd_seed, tpctl_cmd_close,
 	tpctl_cmd_pause, tpctl_cmd_resume, tpctl_cmd_reannounce,
 	tpctl_cmd_list, tpctl_cmd_status, tpctl_cmd_info, tpctl_cmd_watch,
-	tpctl_cmd_wait, tpctl_cmd_pipe, tpctl_cmd_explain;
+	tpctl_cmd_wait, tpctl_cmd_pipe, tpctl_cmd_explain, tpctl_cmd_set,
+	tpctl_cmd_limit, tpctl_cmd_queue, tpctl_cmd_session;
+
+/* tpctl_steer.c: the steering fields shared by add and set. */
+/* Adds --label/--sequential/--down/--up of `a` to a create request. */
+void tpctl_steer_add_fields(const struct tpctl_args *a, json_object *req);
+/* Builds a session_set request from KEY=VALUE words; NULL with a message
+ * printed when one is wrong. */
+json_object *tpctl_session_request(const char *const *kv, size_t n);
 
 /* tpctl.c: shared plumbing. */
 /* Connects; on failure prints "tpctl: REASON" and returns NULL (exit 4). */

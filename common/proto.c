@@ -976,6 +976,11 @@ static int proto_status_read(json_object *obj, struct tp_status *st)
 			return -1;
 		st->paused = json_object_get_boolean(v);
 	}
+	if (json_object_object_get_ex(obj, "queued", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -1;
+		st->queued = json_object_get_boolean(v);
+	}
 	/* A progress of exactly 0 or 1 may be written as an integer. */
 	if (json_object_object_get_ex(obj, "progress", &v)) {
 		if (!json_object_is_type(v, json_type_double) &&
