@@ -450,6 +450,10 @@ int options_apply_config(struct tpd_options *o, const char *file,
 		*eq = 0;
 		char *key = opt_trim(s);
 		char *val = opt_trim(eq + 1);
+		/* SPEC 8 names keys with underscores: both spellings work. */
+		for (char *k = key; *k; k++)
+			if (*k == '_')
+				*k = '-';
 		const struct opt_def *d = NULL;
 		for (size_t i = 0; i < OPT_COUNT; i++) {
 			const char *name = opt_table[i].name;
