@@ -72,6 +72,10 @@ static const struct proto_op_entry {
 	{ "set", TP_OP_SET, proto_parse_set },
 	{ "session_get", TP_OP_SESSION_GET, proto_parse_none },
 	{ "session_set", TP_OP_SESSION_SET, proto_parse_session_set },
+	{ "files", TP_OP_FILES, proto_parse_id },
+	{ "peers", TP_OP_PEERS, proto_parse_id },
+	{ "trackers", TP_OP_TRACKERS, proto_parse_id },
+	{ "recheck", TP_OP_RECHECK, proto_parse_id },
 };
 #define PROTO_N_OPS (sizeof(proto_ops) / sizeof(proto_ops[0]))
 

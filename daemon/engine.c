@@ -84,6 +84,7 @@ void engine_event_free(struct engine_event *ev)
 	free(ev->files);
 	tp_status_free(&ev->status);
 	tp_session_free(&ev->session);
+	json_object_put(ev->detail);
 	free(ev);
 }
 
@@ -443,6 +444,12 @@ static void engine_do(struct engine *e, struct engine_cmd *c)
 		break;
 	case ENG_SESSION:
 		engine_steer_session(e, c);
+		break;
+	case ENG_FILES:
+	case ENG_PEERS:
+	case ENG_TRACKERS:
+	case ENG_RECHECK:
+		engine_detail(e, c);
 		break;
 	case ENG_FAIL: {
 		struct engine_event *ev = engine_event_new(EV_START_FAIL, c->seq);

@@ -29,6 +29,10 @@ enum engine_cmd_type {
 	ENG_REANNOUNCE,
 	ENG_SET,         /* steer one torrent: tset */
 	ENG_SESSION,     /* session.has == 0: read the settings, else change */
+	ENG_FILES,       /* details of one torrent: EV_DETAIL */
+	ENG_PEERS,
+	ENG_TRACKERS,
+	ENG_RECHECK,     /* hash the data on disk again: EV_DONE */
 };
 
 struct engine_cmd {
@@ -65,6 +69,7 @@ enum engine_event_type {
 	                    id, owner, info_hash, name, save_path */
 	EV_LOADED,       /* every saved torrent is back (seq 0) */
 	EV_SESSION,      /* the daemon-wide settings now in force: session */
+	EV_DETAIL,       /* FILES/PEERS/TRACKERS: detail, a JSON array */
 };
 
 struct engine_event {
@@ -84,6 +89,7 @@ struct engine_event {
 	size_t n_files;            /* its files, relative to save_path */
 	struct tp_status status;   /* EV_STATUS */
 	struct tp_session session; /* EV_SESSION */
+	json_object *detail;       /* EV_DETAIL (owned) */
 	struct engine_event *next;
 };
 

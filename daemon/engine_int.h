@@ -89,4 +89,7 @@ bool engine_steer_rules(struct engine *e, const struct lts_status *st);
 void engine_steer_resumed(struct engine *e, struct store_meta *m);
 void engine_steer_free(struct engine *e);
 
+/* engine_detail.c: files, peers, trackers and recheck of one torrent. */
+void engine_detail(struct engine *e, struct engine_cmd *c);
+
 #endif

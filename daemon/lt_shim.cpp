@@ -23,6 +23,7 @@
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/announce_entry.hpp>
 #include <libtorrent/magnet_uri.hpp>
+#include <libtorrent/peer_info.hpp>
 #include <libtorrent/posix_disk_io.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
@@ -971,6 +972,148 @@ int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
 		lts_set_unknown(err);
 	}
 	return -1;
+}
+
+int lts_file_info(lts_session *s, int64_t id, struct lts_file_info **out,
+		  size_t *n, char **err)
+{
+	*out = nullptr;
+	*n = 0;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::shared_ptr<const lt::torrent_info> ti = h.torrent_file();
+		if (ti == nullptr)
+			return; /* a magnet without metadata has no files yet */
+		lt::file_storage const &fs = ti->files();
+		std::vector<std::int64_t> prog;
+		h.file_progress(prog, lt::torrent_handle::piece_granularity);
+		std::vector<lt::download_priority_t> prio = h.get_file_priorities();
+		auto *v = static_cast<struct lts_file_info *>(
+			calloc(static_cast<size_t>(fs.num_files()) + 1,
+			       sizeof(struct lts_file_info)));
+		if (v == nullptr)
+			throw std::bad_alloc();
+		size_t k = 0;
+		for (lt::file_index_t i : fs.file_range()) {
+			if (fs.pad_file_at(i))
+				continue;
+			size_t x = static_cast<size_t>(static_cast<int>(i));
+			v[k].path = lts_dup(fs.file_path(i));
+			v[k].size = fs.file_size(i);
+			v[k].done = x < prog.size() ? prog[x] : 0;
+			v[k].priority = x < prio.size()
+				? static_cast<int>(static_cast<std::uint8_t>(prio[x]))
+				: 4;
+			k++;
+		}
+		*out = v;
+		*n = k;
+	});
+}
+
+void lts_file_info_free(struct lts_file_info *v, size_t n)
+{
+	for (size_t i = 0; v != nullptr && i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+int lts_peer_info(lts_session *s, int64_t id, struct lts_peer_info **out,
+		  size_t *n, char **err)
+{
+	*out = nullptr;
+	*n = 0;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::vector<lt::peer_info> peers;
+		h.get_peer_info(peers);
+		auto *v = static_cast<struct lts_peer_info *>(
+			calloc(peers.size() + 1, sizeof(struct lts_peer_info)));
+		if (v == nullptr)
+			throw std::bad_alloc();
+		size_t k = 0;
+		for (auto const &pi : peers) {
+			lt::address a = pi.ip.address();
+			std::string host = a.to_string();
+			if (a.is_v6())
+				host = "[" + host + "]";
+			snprintf(v[k].address, sizeof v[k].address, "%s:%u",
+				 host.c_str(), static_cast<unsigned>(pi.ip.port()));
+			v[k].client = lts_dup(pi.client);
+			v[k].down_rate = pi.payload_down_speed;
+			v[k].up_rate = pi.payload_up_speed;
+			v[k].progress = pi.progress;
+			v[k].encrypted = static_cast<bool>(
+				pi.flags & (lt::peer_info::rc4_encrypted
+					    | lt::peer_info::plaintext_encrypted));
+			v[k].utp = static_cast<bool>(pi.flags & lt::peer_info::utp_socket);
+			k++;
+		}
+		*out = v;
+		*n = k;
+	});
+}
+
+void lts_peer_info_free(struct lts_peer_info *v, size_t n)
+{
+	for (size_t i = 0; v != nullptr && i < n; i++)
+		free(v[i].client);
+	free(v);
+}
+
+int lts_tracker_info(lts_session *s, int64_t id,
+		     struct lts_tracker_info **out, size_t *n, char **err)
+{
+	*out = nullptr;
+	*n = 0;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::vector<lt::announce_entry> trs = h.trackers();
+		auto *v = static_cast<struct lts_tracker_info *>(
+			calloc(trs.size() + 1, sizeof(struct lts_tracker_info)));
+		if (v == nullptr)
+			throw std::bad_alloc();
+		size_t k = 0;
+		for (auto const &ae : trs) {
+			struct lts_tracker_info &t = v[k++];
+			t.url = lts_dup(ae.url);
+			t.tier = ae.tier;
+			t.status = "not contacted";
+			t.seeders = t.leechers = -1;
+			std::string msg;
+			/* One entry per listen socket and protocol; the best
+			 * news wins: working over updating over error. */
+			int rank = 0;
+			for (auto const &ep : ae.endpoints)
+				for (auto const &ih : ep.info_hashes) {
+					int r = ih.updating ? 2
+						: ih.last_error ? 1
+						: ih.start_sent ? 3 : 0;
+					if (r > rank) {
+						rank = r;
+						t.status = r == 3 ? "working"
+							 : r == 2 ? "updating"
+								  : "error";
+						msg = ih.last_error
+							? ih.last_error.message()
+							: ih.message;
+					}
+					if (ih.scrape_complete > t.seeders)
+						t.seeders = ih.scrape_complete;
+					if (ih.scrape_incomplete > t.leechers)
+						t.leechers = ih.scrape_incomplete;
+				}
+			t.message = lts_dup(msg);
+		}
+		*out = v;
+		*n = k;
+	});
+}
+
+void lts_tracker_info_free(struct lts_tracker_info *v, size_t n)
+{
+	for (size_t i = 0; v != nullptr && i < n; i++) {
+		free(v[i].url);
+		free(v[i].message);
+	}
+	free(v);
 }
 
 int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,

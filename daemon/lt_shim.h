@@ -151,6 +151,41 @@ void lts_status_free(struct lts_status *st); /* members only */
 int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
 	      char **err);
 
+/* Details asked for by a patron (files, peers, trackers): blocking
+ * calls, each 0 with a malloc'd array or -1 with *err.  Free the arrays
+ * with the matching _free function. */
+struct lts_file_info {
+	char *path;            /* relative to the save path */
+	int64_t size, done;    /* bytes */
+	int priority;          /* 0 skip .. 7 high */
+};
+int lts_file_info(lts_session *s, int64_t id, struct lts_file_info **out,
+		  size_t *n, char **err);
+void lts_file_info_free(struct lts_file_info *v, size_t n);
+
+struct lts_peer_info {
+	char address[64];      /* "IP:PORT", "[IPv6]:PORT" */
+	char *client;
+	int64_t down_rate, up_rate;
+	double progress;
+	bool encrypted, utp;
+};
+int lts_peer_info(lts_session *s, int64_t id, struct lts_peer_info **out,
+		  size_t *n, char **err);
+void lts_peer_info_free(struct lts_peer_info *v, size_t n);
+
+struct lts_tracker_info {
+	char *url;
+	int tier;
+	const char *status;    /* static: "working", "updating", "error",
+	                          "not contacted" */
+	char *message;         /* last error or tracker message; may be "" */
+	int seeders, leechers; /* from the last scrape or announce; -1 unknown */
+};
+int lts_tracker_info(lts_session *s, int64_t id,
+		     struct lts_tracker_info **out, size_t *n, char **err);
+void lts_tracker_info_free(struct lts_tracker_info *v, size_t n);
+
 /* Blocking status of one torrent; 0 or -1 (*err). */
 int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
 		   char **err);

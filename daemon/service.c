@@ -867,6 +867,14 @@ static const struct svc_op svc_ops[TP_OP_COUNT] = {
 			       svc_op_session},
 	[TP_OP_SESSION_SET] = {"session_set", SVC_DAEMON | SVC_ENGINE,
 			       ENG_SESSION, svc_op_session},
+	[TP_OP_FILES] = {"files", SVC_TORRENT | SVC_ENGINE, ENG_FILES,
+			 svc_op_engine},
+	[TP_OP_PEERS] = {"peers", SVC_TORRENT | SVC_ENGINE, ENG_PEERS,
+			 svc_op_engine},
+	[TP_OP_TRACKERS] = {"trackers", SVC_TORRENT | SVC_ENGINE, ENG_TRACKERS,
+			    svc_op_engine},
+	[TP_OP_RECHECK] = {"recheck", SVC_TORRENT | SVC_ENGINE, ENG_RECHECK,
+			   svc_op_engine},
 };
 
 void service_request(struct service *s, uint64_t conn, struct tp_request *req)
@@ -1080,6 +1088,8 @@ static const char *svc_done_type(enum engine_cmd_type cmd)
 		return "Resumed";
 	case ENG_SET:
 		return "Set";
+	case ENG_RECHECK:
+		return "Rechecking";
 	default:
 		return "Reannounced";
 	}
@@ -1155,6 +1165,21 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 			  ev->bad_request ? TP_ERR_BAD_REQUEST : TP_ERR_INTERNAL,
 			  "%s", ev->reason ? ev->reason : "the engine failed");
 		break;
+	case EV_DETAIL: {
+		/* Files {files}, Peers {peers}, Trackers {trackers}. */
+		const char *key = ev->cmd == ENG_FILES	 ? "files"
+				  : ev->cmd == ENG_PEERS ? "peers"
+							 : "trackers";
+		out = tp_event_new(ev->cmd == ENG_FILES	  ? "Files"
+				   : ev->cmd == ENG_PEERS ? "Peers"
+							  : "Trackers",
+				   p->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ev->id));
+		json_object_object_add(out, key, ev->detail);
+		ev->detail = NULL;
+		svc_send(s, p->conn, out);
+		break;
+	}
 	case EV_SESSION:
 		out = tp_event_new("Session", p->tag);
 		tp_session_to_json(&ev->session, out);
