@@ -94,6 +94,17 @@ struct tpctl_args {
 	const char **kv;            /* session: KEY=VALUE words */
 	size_t n_kv;
 
+	/* files: priority changes in order given; trackers: --add (in
+	 * trackers above) and --remove */
+	struct tpctl_file_op {
+		int priority;           /* 0 skip, 1 low, 4 normal, 7 high */
+		int64_t *idx;
+		size_t n_idx;
+	} *file_ops;
+	size_t n_file_ops;
+	const char **remove;
+	size_t n_remove;
+
 	char *error;                /* malloc'd usage error, when parse fails */
 };
 
@@ -111,7 +122,8 @@ tpctl_handler tpctl_cmd_add, tpctl_cmd_seed, tpctl_cmd_close,
 	tpctl_cmd_pause, tpctl_cmd_resume, tpctl_cmd_reannounce,
 	tpctl_cmd_list, tpctl_cmd_status, tpctl_cmd_info, tpctl_cmd_watch,
 	tpctl_cmd_wait, tpctl_cmd_pipe, tpctl_cmd_explain, tpctl_cmd_set,
-	tpctl_cmd_limit, tpctl_cmd_queue, tpctl_cmd_session;
+	tpctl_cmd_limit, tpctl_cmd_queue, tpctl_cmd_session, tpctl_cmd_files,
+	tpctl_cmd_peers, tpctl_cmd_trackers, tpctl_cmd_recheck;
 
 /* tpctl_steer.c: the steering fields shared by add and set. */
 /* Adds --label/--sequential/--down/--up of `a` to a create request. */

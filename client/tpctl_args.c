@@ -42,7 +42,14 @@ enum {
 	TPCTL_OPT_DOWN,
 	TPCTL_OPT_UP,
 	TPCTL_OPT_RATIO,
-	TPCTL_OPT_SEED_TIME
+	TPCTL_OPT_SEED_TIME,
+	TPCTL_OPT_SKIP,
+	TPCTL_OPT_GET,
+	TPCTL_OPT_LOW,
+	TPCTL_OPT_NORMAL,
+	TPCTL_OPT_HIGH,
+	TPCTL_OPT_ADD,
+	TPCTL_OPT_REMOVE
 };
 
 /* Every command also takes --help and --json after its name. */
@@ -83,6 +90,23 @@ static const struct option tpctl_opts_limit[] = {
 	TPCTL_COMMON_OPTS,
 	{ "down", required_argument, NULL, TPCTL_OPT_DOWN },
 	{ "up", required_argument, NULL, TPCTL_OPT_UP },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_files[] = {
+	TPCTL_COMMON_OPTS,
+	{ "skip", required_argument, NULL, TPCTL_OPT_SKIP },
+	{ "get", required_argument, NULL, TPCTL_OPT_GET },
+	{ "low", required_argument, NULL, TPCTL_OPT_LOW },
+	{ "normal", required_argument, NULL, TPCTL_OPT_NORMAL },
+	{ "high", required_argument, NULL, TPCTL_OPT_HIGH },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_trackers[] = {
+	TPCTL_COMMON_OPTS,
+	{ "add", required_argument, NULL, TPCTL_OPT_ADD },
+	{ "remove", required_argument, NULL, TPCTL_OPT_REMOVE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -168,6 +192,24 @@ const struct tpctl_cmd tpctl_cmds[] = {
 	  "  --down RATE   download limit (k/M/G: powers of 1024 bytes/s; 0 unlimited)\n"
 	  "  --up RATE     upload limit\n",
 	  tpctl_opts_limit, 0, 1 },
+	{ "files", tpctl_cmd_files, "ID [--skip IDX,...] [--get IDX,...] [--low|--normal|--high IDX,...]",
+	  "list a torrent's files (INDEX PRIORITY PROGRESS SIZE PATH), or choose which to download",
+	  "  --skip IDX,...     do not download these files\n"
+	  "  --get IDX,...      download these (normal priority)\n"
+	  "  --low IDX,...      low priority\n"
+	  "  --normal IDX,...   normal priority\n"
+	  "  --high IDX,...     high priority\n",
+	  tpctl_opts_files, 1, 1 },
+	{ "peers", tpctl_cmd_peers, "ID",
+	  "list the peers a torrent is connected to", "", tpctl_opts_none,
+	  1, 1 },
+	{ "trackers", tpctl_cmd_trackers, "ID [--add URL]... [--remove URL]...",
+	  "list a torrent's trackers, or add and remove some",
+	  "  --add URL      add this tracker (repeatable)\n"
+	  "  --remove URL   remove this tracker (repeatable)\n",
+	  tpctl_opts_trackers, 1, 1 },
+	{ "recheck", tpctl_cmd_recheck, "ID",
+	  "verify a torrent's data on disk again", "", tpctl_opts_none, 1, 1 },
 	{ "queue", tpctl_cmd_queue, "ID top|up|down|bottom",
 	  "move a torrent in the download queue", "", tpctl_opts_none, 2, 2 },
 	{ "session", tpctl_cmd_session, "[KEY=VALUE]...",
@@ -350,6 +392,40 @@ static int tpctl_push_str(struct tpctl_args *a, const char ***arr, size_t *n,
 	return 0;
 }
 
+/* "0,2,5" after --skip and friends: the file indexes, in a new op. */
+static int tpctl_file_op(struct tpctl_args *a, int priority, const char *arg,
+			 const char *opt)
+{
+	struct tpctl_file_op *ops = realloc(a->file_ops,
+					    (a->n_file_ops + 1) * sizeof *ops);
+	if (!ops)
+		return tpctl_args_fail(a, "out of memory");
+	a->file_ops = ops;
+	struct tpctl_file_op *op = &ops[a->n_file_ops++];
+	memset(op, 0, sizeof *op);
+	op->priority = priority;
+	size_t n = 1;
+	for (const char *p = arg; *p; p++)
+		n += *p == ',';
+	op->idx = calloc(n, sizeof *op->idx);
+	if (!op->idx)
+		return tpctl_args_fail(a, "out of memory");
+	const char *p = arg;
+	for (size_t i = 0; i < n; i++) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 0 || v > INT32_MAX ||
+		    (*end && *end != ',') || *p == '+' || *p == ' ')
+			return tpctl_args_fail(a, "--%s wants file indexes "
+					       "such as 0,2,5, not '%s'", opt,
+					       arg);
+		op->idx[op->n_idx++] = v;
+		p = end + (*end == ',');
+	}
+	return 0;
+}
+
 static int tpctl_set_version(struct tpctl_args *a, const char *v)
 {
 	if (a->tversion && strcmp(a->tversion, v) != 0)
@@ -413,6 +489,15 @@ static int tpctl_apply_opt(struct tpctl_args *a, int opt, const char *arg)
 					       "'%s'", opt == TPCTL_OPT_DOWN
 					       ? "down" : "up", arg);
 		return 0;
+	case TPCTL_OPT_SKIP: return tpctl_file_op(a, 0, arg, "skip");
+	case TPCTL_OPT_GET: return tpctl_file_op(a, 4, arg, "get");
+	case TPCTL_OPT_LOW: return tpctl_file_op(a, 1, arg, "low");
+	case TPCTL_OPT_NORMAL: return tpctl_file_op(a, 4, arg, "normal");
+	case TPCTL_OPT_HIGH: return tpctl_file_op(a, 7, arg, "high");
+	case TPCTL_OPT_ADD:
+		return tpctl_push_str(a, &a->trackers, &a->n_trackers, arg);
+	case TPCTL_OPT_REMOVE:
+		return tpctl_push_str(a, &a->remove, &a->n_remove, arg);
 	case TPCTL_OPT_RATIO: {
 		char *end = NULL;
 		if (strcmp(arg, "default") != 0 &&
@@ -590,6 +675,10 @@ void tpctl_args_free(struct tpctl_args *a)
 	free(a->ids);
 	free(a->labels);
 	free(a->kv);
+	for (size_t i = 0; i < a->n_file_ops; i++)
+		free(a->file_ops[i].idx);
+	free(a->file_ops);
+	free(a->remove);
 	free(a->error);
 	memset(a, 0, sizeof *a);
 }

@@ -19,7 +19,8 @@ TEST_STUB(add) TEST_STUB(seed) TEST_STUB(close) TEST_STUB(pause)
 TEST_STUB(resume) TEST_STUB(reannounce) TEST_STUB(list) TEST_STUB(status)
 TEST_STUB(info) TEST_STUB(watch) TEST_STUB(wait) TEST_STUB(pipe)
 TEST_STUB(explain) TEST_STUB(set) TEST_STUB(limit) TEST_STUB(queue)
-TEST_STUB(session)
+TEST_STUB(session) TEST_STUB(files) TEST_STUB(peers) TEST_STUB(trackers)
+TEST_STUB(recheck)
 
 /* Parses a NULL-terminated word list (copied: getopt permutes argv). */
 static int parse(struct tpctl_args *a, ...)
@@ -351,6 +352,27 @@ static void test_steering(void **state)
 	assert_int_equal(a.n_kv, 2);
 	tpctl_args_free(&a);
 	assert_int_equal(parse(&a, "session", "alt_speed", NULL), -1);
+	tpctl_args_free(&a);
+
+	assert_int_equal(parse(&a, "files", "2", "--skip", "1,3", "--high", "0",
+			       NULL), 0);
+	assert_int_equal(a.n_file_ops, 2);
+	assert_int_equal(a.file_ops[0].priority, 0);
+	assert_int_equal(a.file_ops[0].n_idx, 2);
+	assert_int_equal(a.file_ops[0].idx[1], 3);
+	assert_int_equal(a.file_ops[1].priority, 7);
+	tpctl_args_free(&a);
+	static const char *const bad_idx[] = {"", "1,", ",1", "a", "-1",
+					      "1,,2", "1 2", "+1"};
+	for (size_t i = 0; i < sizeof bad_idx / sizeof bad_idx[0]; i++) {
+		assert_int_equal(parse(&a, "files", "2", "--skip", bad_idx[i],
+				       NULL), -1);
+		tpctl_args_free(&a);
+	}
+	assert_int_equal(parse(&a, "trackers", "2", "--add", "http://a/announce",
+			       "--remove", "udp://b:1", NULL), 0);
+	assert_int_equal(a.n_trackers, 1);
+	assert_int_equal(a.n_remove, 1);
 	tpctl_args_free(&a);
 
 	assert_int_equal(parse(&a, "list", "--label", "music", NULL), 0);
