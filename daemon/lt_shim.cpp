@@ -254,7 +254,9 @@ void lts_fill_status(lt::torrent_status const &ts, int64_t id,
 		ts.flags & lt::torrent_flags::sequential_download);
 	out->uploaded = ts.all_time_upload;
 	out->downloaded = ts.all_time_download;
-	out->size = ts.total;
+	/* torrent_status::total stays 0 unless accurate counters are asked
+	 * for; without skipped files the wanted bytes are the size. */
+	out->size = ts.total > ts.total_wanted ? ts.total : ts.total_wanted;
 	out->seeding_time = static_cast<int64_t>(
 		std::chrono::duration_cast<std::chrono::seconds>(ts.seeding_duration)
 			.count());
