@@ -123,7 +123,7 @@ tpctl_handler tpctl_cmd_add, tpctl_cmd_seed, tpctl_cmd_close,
 	tpctl_cmd_list, tpctl_cmd_status, tpctl_cmd_info, tpctl_cmd_watch,
 	tpctl_cmd_wait, tpctl_cmd_pipe, tpctl_cmd_explain, tpctl_cmd_set,
 	tpctl_cmd_limit, tpctl_cmd_queue, tpctl_cmd_session, tpctl_cmd_files,
-	tpctl_cmd_peers, tpctl_cmd_trackers, tpctl_cmd_recheck;
+	tpctl_cmd_peers, tpctl_cmd_trackers, tpctl_cmd_recheck, tpctl_cmd_move;
 
 /* tpctl_steer.c: the steering fields shared by add and set. */
 /* Adds --label/--sequential/--down/--up of `a` to a create request. */

@@ -208,6 +208,9 @@ const struct tpctl_cmd tpctl_cmds[] = {
 	  "  --add URL      add this tracker (repeatable)\n"
 	  "  --remove URL   remove this tracker (repeatable)\n",
 	  tpctl_opts_trackers, 1, 1 },
+	{ "move", tpctl_cmd_move, "ID DIR",
+	  "move a torrent's data into DIR and go on from there", "",
+	  tpctl_opts_none, 2, 2 },
 	{ "recheck", tpctl_cmd_recheck, "ID",
 	  "verify a torrent's data on disk again", "", tpctl_opts_none, 1, 1 },
 	{ "queue", tpctl_cmd_queue, "ID top|up|down|bottom",
@@ -579,6 +582,13 @@ static int tpctl_apply_pos(struct tpctl_args *a, int n, char **pos)
 			return tpctl_args_fail(a, "queue: where to? top, up, "
 					       "down or bottom, not '%s'",
 					       pos[1]);
+	} else if (strcmp(name, "move") == 0) {
+		if (tpctl_parse_id(pos[0], &a->id) < 0)
+			return tpctl_args_fail(a, "move: ID must be a positive "
+					       "integer, not '%s'", pos[0]);
+		if (!*pos[1])
+			return tpctl_args_fail(a, "move: DIR is empty");
+		a->dir = pos[1];
 	} else if (strcmp(name, "session") == 0) {
 		for (i = 0; i < n; i++) {
 			if (!strchr(pos[i], '=') || pos[i][0] == '=')

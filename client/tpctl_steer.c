@@ -297,3 +297,25 @@ int tpctl_cmd_session(const struct tpctl_args *a)
 	json_object_put(ans);
 	return rc;
 }
+
+/* The answer comes once the data is in its new place. */
+int tpctl_cmd_move(const struct tpctl_args *a)
+{
+	int rc;
+	char *dir = tpctl_abspath(a->dir);
+	if (!dir)
+		return TPCTL_EXIT_FAIL;
+	json_object *req = tp_request_new(TP_OP_MOVE, -1);
+	json_object_object_add(req, "id", json_object_new_int64(a->id));
+	json_object_object_add(req, "save_dir", json_object_new_string(dir));
+	free(dir);
+	json_object *ans = tpctl_steer_call(a, req, "Moved", &rc);
+	json_object_put(req);
+	if (ans && !a->json) {
+		const char *to = tpctl_ev_str(ans, "save_path");
+		printf("Moved torrent %lld to %s\n", (long long)a->id,
+		       to ? to : "?");
+	}
+	json_object_put(ans);
+	return rc;
+}

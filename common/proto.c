@@ -48,6 +48,7 @@ static int proto_parse_close(struct proto_ctx *c);
 static int proto_parse_id(struct proto_ctx *c);
 static int proto_parse_watch(struct proto_ctx *c);
 static int proto_parse_list(struct proto_ctx *c);
+static int proto_parse_move(struct proto_ctx *c);
 static int proto_parse_set(struct proto_ctx *c);
 static int proto_parse_session_set(struct proto_ctx *c);
 
@@ -76,6 +77,7 @@ static const struct proto_op_entry {
 	{ "peers", TP_OP_PEERS, proto_parse_id },
 	{ "trackers", TP_OP_TRACKERS, proto_parse_id },
 	{ "recheck", TP_OP_RECHECK, proto_parse_id },
+	{ "move", TP_OP_MOVE, proto_parse_move },
 };
 #define PROTO_N_OPS (sizeof(proto_ops) / sizeof(proto_ops[0]))
 
@@ -476,6 +478,14 @@ static int proto_parse_close(struct proto_ctx *c)
 	if (proto_parse_id(c) < 0)
 		return -1;
 	return proto_bool(c, "delete_files", &c->req->delete_files);
+}
+
+static int proto_parse_move(struct proto_ctx *c)
+{
+	if (proto_parse_id(c) < 0)
+		return -1;
+	return proto_str(c, "save_dir", PROTO_REQUIRED | PROTO_ABSOLUTE,
+			 &c->req->save_dir);
 }
 
 static int proto_parse_list(struct proto_ctx *c)

@@ -43,6 +43,7 @@ enum tp_op {
 	TP_OP_PEERS,
 	TP_OP_TRACKERS,
 	TP_OP_RECHECK,
+	TP_OP_MOVE,
 	TP_OP_COUNT
 };
 

@@ -259,6 +259,8 @@ static const struct lts_sink engine_sink_proto = {
 	.metadata = engine_on_metadata,
 	.resume_data = engine_on_resume_data,
 	.resume_failed = engine_on_resume_failed,
+	.moved = engine_detail_moved,
+	.move_failed = engine_detail_move_failed,
 	.log = engine_on_log,
 };
 
@@ -449,6 +451,7 @@ static void engine_do(struct engine *e, struct engine_cmd *c)
 	case ENG_PEERS:
 	case ENG_TRACKERS:
 	case ENG_RECHECK:
+	case ENG_MOVE:
 		engine_detail(e, c);
 		break;
 	case ENG_FAIL: {

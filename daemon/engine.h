@@ -33,6 +33,7 @@ enum engine_cmd_type {
 	ENG_PEERS,
 	ENG_TRACKERS,
 	ENG_RECHECK,     /* hash the data on disk again: EV_DONE */
+	ENG_MOVE,        /* save_dir: EV_DONE when started, then EV_MOVED */
 };
 
 struct engine_cmd {
@@ -70,6 +71,8 @@ enum engine_event_type {
 	EV_LOADED,       /* every saved torrent is back (seq 0) */
 	EV_SESSION,      /* the daemon-wide settings now in force: session */
 	EV_DETAIL,       /* FILES/PEERS/TRACKERS: detail, a JSON array */
+	EV_MOVED,        /* a move ended (seq 0): id, save_path, or reason
+	                    when it failed and the data stayed */
 };
 
 struct engine_event {

@@ -116,6 +116,14 @@ void engine_detail(struct engine *e, struct engine_cmd *c)
 	case ENG_TRACKERS:
 		detail = detail_trackers(e, c->id, &err);
 		break;
+	case ENG_MOVE:
+		/* The answer here only says the move began; the service
+		 * answers Moved when EV_MOVED comes. */
+		rc = lts_move(e->lts, c->id, c->save_dir, &err);
+		if (rc == 0)
+			log_info("torrent %lld: moving its data to %s",
+				 (long long)c->id, c->save_dir);
+		break;
 	default:
 		rc = lts_force_recheck(e->lts, c->id, &err);
 		if (rc == 0)
@@ -123,15 +131,47 @@ void engine_detail(struct engine *e, struct engine_cmd *c)
 				 (long long)c->id);
 		break;
 	}
-	bool ok = c->type == ENG_RECHECK ? rc == 0 : detail != NULL;
+	bool done_only = c->type == ENG_RECHECK || c->type == ENG_MOVE;
+	bool ok = done_only ? rc == 0 : detail != NULL;
 	struct engine_event *ev = engine_event_new(
-		!ok ? EV_FAILED : c->type == ENG_RECHECK ? EV_DONE : EV_DETAIL,
-		c->seq);
+		!ok ? EV_FAILED : done_only ? EV_DONE : EV_DETAIL, c->seq);
 	ev->cmd = c->type;
 	ev->id = c->id;
 	ev->detail = detail;
 	ev->reason = ok ? NULL : err ? err : strdup("libtorrent failed");
 	if (ok)
 		free(err);
+	engine_emit(e, ev);
+}
+
+/* The data is in its new place: a restart must look for it there. */
+void engine_detail_moved(void *ctx, int64_t id, const char *save_path)
+{
+	struct engine *e = ctx;
+	struct store_meta *m = idmap_get(&e->metas, id);
+	if (m) {
+		char *p = strdup(save_path);
+		if (p) {
+			free(m->save_path);
+			m->save_path = p;
+			engine_save_meta(e, m);
+		}
+		engine_request_resume(e, id);
+	}
+	log_info("torrent %lld moved to %s", (long long)id, save_path);
+	struct engine_event *ev = engine_event_new(EV_MOVED, 0);
+	ev->id = id;
+	ev->save_path = strdup(save_path);
+	engine_emit(e, ev);
+	engine_push_status(e, id, false);
+}
+
+void engine_detail_move_failed(void *ctx, int64_t id, const char *reason)
+{
+	struct engine *e = ctx;
+	log_warn("torrent %lld not moved: %s", (long long)id, reason);
+	struct engine_event *ev = engine_event_new(EV_MOVED, 0);
+	ev->id = id;
+	ev->reason = strdup(reason);
 	engine_emit(e, ev);
 }

@@ -91,5 +91,8 @@ void engine_steer_free(struct engine *e);
 
 /* engine_detail.c: files, peers, trackers and recheck of one torrent. */
 void engine_detail(struct engine *e, struct engine_cmd *c);
+/* The sink's moved / move_failed, and starting a move. */
+void engine_detail_moved(void *ctx, int64_t id, const char *save_path);
+void engine_detail_move_failed(void *ctx, int64_t id, const char *reason);
 
 #endif

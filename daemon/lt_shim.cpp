@@ -515,6 +515,15 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 			sink->metadata(sink->ctx, id);
 	} else if (auto *sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
 		lts_on_resume(sink, id, sr);
+	} else if (auto *sm = lt::alert_cast<lt::storage_moved_alert>(a)) {
+		if (sink->moved)
+			sink->moved(sink->ctx, id, sm->storage_path());
+	} else if (auto *smf = lt::alert_cast<lt::storage_moved_failed_alert>(a)) {
+		std::string why = smf->error.message();
+		if (smf->file_path() != nullptr && *smf->file_path())
+			why += std::string(" (") + smf->file_path() + ")";
+		if (sink->move_failed)
+			sink->move_failed(sink->ctx, id, why.c_str());
 	} else if (auto *sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
 		if (sink->resume_failed)
 			sink->resume_failed(sink->ctx, id, sf->error.message().c_str());
@@ -878,6 +887,13 @@ int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err)
 		lts_set_unknown(err);
 	}
 	return -1;
+}
+
+int lts_move(lts_session *s, int64_t id, const char *save_path, char **err)
+{
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		h.move_storage(save_path, lt::move_flags_t::fail_if_exist);
+	});
 }
 
 int lts_force_recheck(lts_session *s, int64_t id, char **err)

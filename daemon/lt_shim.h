@@ -116,6 +116,9 @@ int lts_edit_trackers(lts_session *s, int64_t id, const char *const *add,
 		      size_t n_add, const char *const *remove,
 		      size_t n_remove, char **err);
 int lts_reannounce(lts_session *s, int64_t id, char **err);
+/* Starts moving the data to save_path (never over files already there);
+ * the end comes through the sink's moved or move_failed. */
+int lts_move(lts_session *s, int64_t id, const char *save_path, char **err);
 /* Hashes the data on disk again (after a crash, the resume data may
  * predate pieces that were verified and written since). */
 int lts_force_recheck(lts_session *s, int64_t id, char **err);
@@ -211,6 +214,8 @@ struct lts_sink {
 	void (*resume_data)(void *ctx, int64_t id, const unsigned char *buf,
 			    size_t len);
 	void (*resume_failed)(void *ctx, int64_t id, const char *reason);
+	void (*moved)(void *ctx, int64_t id, const char *save_path);
+	void (*move_failed)(void *ctx, int64_t id, const char *reason);
 	/* Any other notable event (tracker error, file error, dropped alerts),
 	 * already formatted; level: 0 error, 1 warn, 2 info, 3 debug. */
 	void (*log)(void *ctx, int level, int64_t id, const char *msg);

@@ -67,7 +67,16 @@ struct svc_job {
 	struct tp_tset tset;     /* labels, limits, sequential at add */
 };
 
+/* A move the engine has begun: answered Moved (or Error) when it ends. */
+struct svc_move {
+	uint64_t conn;
+	int64_t id;
+	json_object *tag;
+	struct svc_move *next;
+};
+
 struct service {
+	struct svc_move *moves;  /* oldest first */
 	struct service_config cfg;
 	struct service_io io;
 	struct idmap conns;
@@ -200,6 +209,12 @@ void service_free(struct service *s)
 		struct svc_pending *next = s->fifo_head->next;
 		svc_pending_free(s->fifo_head);
 		s->fifo_head = next;
+	}
+	while (s->moves) {
+		struct svc_move *next = s->moves->next;
+		json_object_put(s->moves->tag);
+		free(s->moves);
+		s->moves = next;
 	}
 	free((char *)s->cfg.download_dir);
 	free((char *)s->cfg.default_tracker);
@@ -680,6 +695,79 @@ static void svc_op_session(struct service *s, struct svc_conn *c,
 	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
 }
 
+/* The destination is checked with the patron's rights, as a create's
+ * save_dir is; libtorrent then moves the files. */
+static void svc_op_move(struct service *s, struct svc_conn *c,
+			struct tp_request *req, struct svc_torrent *t)
+{
+	char *err = NULL;
+	if (svc_check_save_dir(s, c, req->save_dir, &err) < 0) {
+		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
+			  "cannot move torrent %lld into %s: %s",
+			  (long long)t->id, req->save_dir,
+			  err ? err : "not allowed");
+		free(err);
+		return;
+	}
+	struct engine_cmd *cmd = engine_cmd_new(ENG_MOVE);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cmd->id = req->id;
+	cmd->save_dir = strdup(req->save_dir);
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* The engine began a move: its answer waits for the end. */
+static void svc_move_begun(struct service *s, struct svc_pending *p,
+			   int64_t id)
+{
+	struct svc_move *m = calloc(1, sizeof *m);
+	if (!m) {
+		svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL,
+			  "out of memory; the move of torrent %lld goes on",
+			  (long long)id);
+		return;
+	}
+	m->conn = p->conn;
+	m->id = id;
+	m->tag = p->tag ? json_object_get(p->tag) : NULL;
+	struct svc_move **pp = &s->moves;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = m;
+}
+
+static void svc_on_moved(struct service *s, struct engine_event *ev)
+{
+	struct svc_torrent *t = idmap_get(&s->torrents, ev->id);
+	if (t && ev->save_path) {
+		free(t->st.save_path);
+		t->st.save_path = strdup(ev->save_path);
+	}
+	struct svc_move **pp = &s->moves;
+	while (*pp && (*pp)->id != ev->id)
+		pp = &(*pp)->next;
+	struct svc_move *m = *pp;
+	if (!m)
+		return;
+	*pp = m->next;
+	if (ev->save_path) {
+		json_object *out = tp_event_new("Moved", m->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ev->id));
+		json_object_object_add(out, "save_path",
+				       json_object_new_string(ev->save_path));
+		svc_send(s, m->conn, out);
+	} else {
+		svc_error(s, m->conn, m->tag, TP_ERR_INTERNAL,
+			  "torrent %lld was not moved and stays where it was: %s",
+			  (long long)ev->id, ev->reason ? ev->reason : "?");
+	}
+	json_object_put(m->tag);
+	free(m);
+}
+
 static int svc_cmp_id(const void *a, const void *b)
 {
 	const struct svc_torrent *x = *(struct svc_torrent *const *)a;
@@ -875,6 +963,7 @@ static const struct svc_op svc_ops[TP_OP_COUNT] = {
 			    svc_op_engine},
 	[TP_OP_RECHECK] = {"recheck", SVC_TORRENT | SVC_ENGINE, ENG_RECHECK,
 			   svc_op_engine},
+	[TP_OP_MOVE] = {"move", SVC_TORRENT | SVC_ENGINE, ENG_MOVE, svc_op_move},
 };
 
 void service_request(struct service *s, uint64_t conn, struct tp_request *req)
@@ -1119,6 +1208,10 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		svc_add_torrent(s, ev, ev->owner, 0);
 		engine_event_free(ev);
 		return;
+	case EV_MOVED:
+		svc_on_moved(s, ev);
+		engine_event_free(ev);
+		return;
 	case EV_LOADED:
 		s->loading = false;
 		if (s->io.loaded)
@@ -1150,6 +1243,10 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 			       ev->reason ? ev->reason : "failed");
 		break;
 	case EV_DONE:
+		if (ev->cmd == ENG_MOVE) {
+			svc_move_begun(s, p, ev->id);
+			break;
+		}
 		if (ev->cmd == ENG_CLOSE) {
 			svc_on_closed(s, p, ev->id);
 			if (p->delete_files && ev->n_files && ev->save_path &&

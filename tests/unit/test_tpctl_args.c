@@ -20,7 +20,7 @@ TEST_STUB(resume) TEST_STUB(reannounce) TEST_STUB(list) TEST_STUB(status)
 TEST_STUB(info) TEST_STUB(watch) TEST_STUB(wait) TEST_STUB(pipe)
 TEST_STUB(explain) TEST_STUB(set) TEST_STUB(limit) TEST_STUB(queue)
 TEST_STUB(session) TEST_STUB(files) TEST_STUB(peers) TEST_STUB(trackers)
-TEST_STUB(recheck)
+TEST_STUB(recheck) TEST_STUB(move)
 
 /* Parses a NULL-terminated word list (copied: getopt permutes argv). */
 static int parse(struct tpctl_args *a, ...)
@@ -373,6 +373,13 @@ static void test_steering(void **state)
 			       "--remove", "udp://b:1", NULL), 0);
 	assert_int_equal(a.n_trackers, 1);
 	assert_int_equal(a.n_remove, 1);
+	tpctl_args_free(&a);
+
+	assert_int_equal(parse(&a, "move", "4", "/srv/new", NULL), 0);
+	assert_int_equal(a.id, 4);
+	assert_string_equal(a.dir, "/srv/new");
+	tpctl_args_free(&a);
+	assert_int_equal(parse(&a, "move", "4", NULL), -1);
 	tpctl_args_free(&a);
 
 	assert_int_equal(parse(&a, "list", "--label", "music", NULL), 0);
