@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "log.h"
 #include "options.h"
+#include "watchdir.h"
 #include "server.h"
 #include "service.h"
 #include "worker.h"
@@ -42,6 +43,7 @@ struct tpd {
 	struct workers *work;   /* reading .torrent files, hashing */
 	struct workers *fetch;  /* URL fetches */
 	struct service *svc;
+	struct watchdir *watch; /* --watch-dir, or NULL */
 	int sig_fd;
 	int status_fd;
 };
@@ -225,6 +227,13 @@ static void main_on_signal(void *ctx)
 		sd_notify(0, "STOPPING=1");
 		server_stop(t->srv);
 	}
+}
+
+static void main_on_watched(void *ctx, const char *path, bool added)
+{
+	struct tpd *t = ctx;
+	if (t->watch)
+		watchdir_done(t->watch, path, added);
 }
 
 static void main_on_loaded(void *ctx)
@@ -412,6 +421,7 @@ int main(int argc, char **argv)
 		.work = service_to_workers,
 		.access = service_access,
 		.loaded = main_on_loaded,
+		.watched = main_on_watched,
 	};
 	t.svc = service_new(&svcc, &io);
 	if (!t.svc)
@@ -423,6 +433,19 @@ int main(int argc, char **argv)
 	    server_watch_fd(t.srv, t.sig_fd, main_on_signal, &t) < 0) {
 		log_error("cannot watch internal descriptors");
 		goto out;
+	}
+	if (t.opt.watch_dir) {
+		t.watch = watchdir_open(t.opt.watch_dir, t.svc, &err);
+		if (!t.watch ||
+		    server_watch_fd(t.srv, watchdir_inotify_fd(t.watch),
+				    watchdir_on_inotify, t.watch) < 0 ||
+		    server_watch_fd(t.srv, watchdir_timer_fd(t.watch),
+				    watchdir_on_timer, t.watch) < 0) {
+			log_error("%s", err ? err : "cannot watch the watch directory");
+			goto out;
+		}
+		/* Files dropped while tpd was down. */
+		watchdir_scan(t.watch);
 	}
 	if (getenv("NOTIFY_SOCKET")) {
 		t.status_fd = timerfd_create(CLOCK_MONOTONIC,
@@ -452,6 +475,7 @@ out:
 	workers_stop(t.work);
 	workers_stop(t.fetch);
 	service_free(t.svc);
+	watchdir_free(t.watch);
 	if (t.sig_fd >= 0)
 		close(t.sig_fd);
 	if (t.status_fd >= 0)

@@ -101,6 +101,8 @@ static const struct opt_def opt_table[] = {
 	{"seed-time-limit", 0, OT_DURATION, OFF(session.seed_time_limit),
 	 "DURATION", "pause a torrent after seeding this long (s/m/h/d); "
 	 "none: never", "none"},
+	{"watch-dir", 0, OT_STR, OFF(watch_dir), "DIR",
+	 "add every .torrent dropped here, for the file's owner", NULL},
 	{"config", 'c', OT_STR, OFF(config), "FILE",
 	 "config file (/etc/tpd/tpd.conf)", NULL},
 };
@@ -512,7 +514,9 @@ int options_finish(struct tpd_options *o, char **err)
 		*err = strdup("out of memory");
 		return -1;
 	}
-	if (opt_absolute(&o->socket_path, err) < 0 ||
+	if (opt_absolute(&o->watch_dir, err) < 0 ||
+	    opt_absolute(&o->on_complete, err) < 0 ||
+	    opt_absolute(&o->socket_path, err) < 0 ||
 	    opt_absolute(&o->state_dir, err) < 0 ||
 	    opt_absolute(&o->download_dir, err) < 0)
 		return -1;
@@ -528,6 +532,8 @@ void options_free(struct tpd_options *o)
 	free(o->tracker);
 	free(o->config);
 	free(o->socket_group);
+	free(o->watch_dir);
+	free(o->on_complete);
 	tp_session_free(&o->session);
 	memset(o, 0, sizeof *o);
 }

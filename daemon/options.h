@@ -38,6 +38,9 @@ struct tpd_options {
 	 * queue's slots, ratio and seed-time limits.  dht and lsd above are
 	 * copied in by options_session(). */
 	struct tp_session session;
+	char *watch_dir;        /* NULL: no watch directory */
+	char *on_complete;      /* NULL: no completion hook */
+	long hook_timeout;      /* seconds before a hook is killed */
 };
 
 enum options_result { OPTIONS_OK, OPTIONS_EXIT, OPTIONS_ERROR };

@@ -51,6 +51,7 @@ struct svc_pending {
 	enum tp_op op;
 	json_object *tag;
 	char *torrent_out;       /* seed: reported in NewTorrentCreated */
+	char *watch_path;        /* a watch-directory file: told io.watched */
 	struct svc_pending *next;
 };
 
@@ -65,6 +66,7 @@ struct svc_job {
 	size_t n_peers;
 	bool paused;
 	struct tp_tset tset;     /* labels, limits, sequential at add */
+	char *watch_path;        /* from the watch directory */
 };
 
 /* A move the engine has begun: answered Moved (or Error) when it ends. */
@@ -162,6 +164,7 @@ static void svc_pending_free(struct svc_pending *p)
 {
 	json_object_put(p->tag);
 	free(p->torrent_out);
+	free(p->watch_path);
 	free(p);
 }
 
@@ -176,6 +179,7 @@ static void svc_job_ctx_free(void *ctx)
 		free(j->peers[i]);
 	free(j->peers);
 	tp_tset_free(&j->tset);
+	free(j->watch_path);
 	free(j);
 }
 
@@ -1016,10 +1020,13 @@ void service_work_done(struct service *s, struct work_job *job)
 		work_job_free(job);
 		return;
 	}
-	struct svc_conn *c = idmap_get(&s->conns, (int64_t)ctx->conn);
+	struct svc_conn *c = ctx->conn ? idmap_get(&s->conns, (int64_t)ctx->conn)
+				       : NULL;
 	if (c && c->pending)
 		c->pending--;
 	if (job->error || !job->data) {
+		if (ctx->watch_path && s->io.watched)
+			s->io.watched(s->io.ctx, ctx->watch_path, false);
 		log_info("%s failed: %s",
 			 job->kind == WORK_FETCH_URL   ? "fetch"
 			 : job->kind == WORK_MAKE_TORRENT ? "seed"
@@ -1058,6 +1065,11 @@ void service_work_done(struct service *s, struct work_job *job)
 				.gid = job->gid};
 	svc_enqueue(s, c ? c : &gone, ctx->tag, ctx->op, cmd,
 		    job->kind == WORK_MAKE_TORRENT ? job->out_path : NULL);
+	if (ctx->watch_path && s->fifo_tail &&
+	    s->fifo_tail->seq == s->next_seq - 1) {
+		s->fifo_tail->watch_path = ctx->watch_path;
+		ctx->watch_path = NULL;
+	}
 	work_job_free(job);
 }
 
@@ -1285,6 +1297,32 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 	default:
 		break;
 	}
+	if (p->watch_path && s->io.watched)
+		s->io.watched(s->io.ctx, p->watch_path,
+			      ev->type == EV_CREATED || ev->type == EV_DUPLICATE);
 	svc_pending_free(p);
 	engine_event_free(ev);
+}
+
+void service_watch_create(struct service *s, const char *path, uid_t uid,
+			  gid_t gid)
+{
+	struct work_job *job = work_job_new(WORK_READ_TORRENT);
+	struct svc_job *ctx = calloc(1, sizeof *ctx);
+	if (!job || !ctx || !(ctx->watch_path = strdup(path)) ||
+	    !(job->path = strdup(path))) {
+		work_job_free(job);
+		svc_job_ctx_free(ctx);
+		log_error("out of memory adding %s", path);
+		return;
+	}
+	/* No connection asked: conn 0 is never a patron's, so the answers
+	 * go nowhere, and the torrent belongs to the file's owner. */
+	ctx->op = TP_OP_CREATE;
+	job->uid = uid;
+	job->gid = gid;
+	job->max_bytes = s->cfg.max_torrent_bytes;
+	job->ctx = ctx;
+	job->ctx_free = svc_job_ctx_free;
+	s->io.work(s->io.ctx, job);
 }
