@@ -208,6 +208,30 @@ static void engine_on_finished(void *ctx, int64_t id)
 		m->complete = true;
 		engine_save_meta(e, m);
 	}
+	/* Saved before it is announced: a crash after the hook ran must not
+	 * run it again. */
+	if (m && !m->hook_done) {
+		m->hook_done = true;
+		engine_save_meta(e, m);
+		store_sync(e->store);
+		struct engine_event *ev = engine_event_new(EV_COMPLETED, 0);
+		ev->id = id;
+		ev->owner = m->owner;
+		ev->name = engine_strdup(m->name);
+		ev->save_path = engine_strdup(m->save_path);
+		snprintf(ev->info_hash, sizeof ev->info_hash, "%s",
+			 m->info_hash ? m->info_hash : "");
+		size_t len = 1;
+		for (size_t i = 0; i < m->n_labels; i++)
+			len += strlen(m->labels[i]) + 1;
+		ev->reason = calloc(1, len);
+		for (size_t i = 0; ev->reason && i < m->n_labels; i++) {
+			if (i)
+				strcat(ev->reason, ",");
+			strcat(ev->reason, m->labels[i]);
+		}
+		engine_emit(e, ev);
+	}
 	engine_request_resume(e, id);
 	log_info("torrent %lld complete", (long long)id);
 }
@@ -292,6 +316,8 @@ static int engine_persist_new(struct engine *e, const struct engine_cmd *c,
 	m->magnet = engine_strdup(c->magnet);
 	m->paused = c->paused;
 	m->complete = c->have_all;
+	/* Seeding what one has is no completion: no hook for it. */
+	m->hook_done = c->have_all;
 	if ((c->torrent && store_save_blob(e->store, m->id, "torrent",
 					   c->torrent, c->torrent_len, err) < 0) ||
 	    store_save_meta(e->store, m, err) < 0 ||

@@ -73,6 +73,9 @@ enum engine_event_type {
 	EV_DETAIL,       /* FILES/PEERS/TRACKERS: detail, a JSON array */
 	EV_MOVED,        /* a move ended (seq 0): id, save_path, or reason
 	                    when it failed and the data stayed */
+	EV_COMPLETED,    /* a download completed, once per torrent ever
+	                    (seq 0): id, name, info_hash, save_path, owner,
+	                    labels (comma-separated, in reason) */
 };
 
 struct engine_event {

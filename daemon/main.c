@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "log.h"
 #include "options.h"
+#include "hook.h"
 #include "watchdir.h"
 #include "server.h"
 #include "service.h"
@@ -236,6 +237,22 @@ static void main_on_watched(void *ctx, const char *path, bool added)
 		watchdir_done(t->watch, path, added);
 }
 
+static void main_on_completed(void *ctx, const struct engine_event *ev)
+{
+	struct tpd *t = ctx;
+	if (!t->opt.on_complete)
+		return;
+	struct hook_torrent ht = {
+		.id = ev->id,
+		.name = ev->name,
+		.info_hash = ev->info_hash,
+		.dir = ev->save_path,
+		.labels = ev->reason,
+		.owner = ev->owner,
+	};
+	hook_run(t->opt.on_complete, t->opt.hook_timeout, &ht);
+}
+
 static void main_on_loaded(void *ctx)
 {
 	struct tpd *t = ctx;
@@ -422,6 +439,7 @@ int main(int argc, char **argv)
 		.access = service_access,
 		.loaded = main_on_loaded,
 		.watched = main_on_watched,
+		.completed = main_on_completed,
 	};
 	t.svc = service_new(&svcc, &io);
 	if (!t.svc)

@@ -103,6 +103,10 @@ static const struct opt_def opt_table[] = {
 	 "none: never", "none"},
 	{"watch-dir", 0, OT_STR, OFF(watch_dir), "DIR",
 	 "add every .torrent dropped here, for the file's owner", NULL},
+	{"on-complete", 0, OT_STR, OFF(on_complete), "PROG",
+	 "run PROG (no shell) when a torrent completes", NULL},
+	{"hook-timeout", 0, OT_LONG, OFF(hook_timeout), "SECONDS",
+	 "kill an --on-complete program after this long", "300"},
 	{"config", 'c', OT_STR, OFF(config), "FILE",
 	 "config file (/etc/tpd/tpd.conf)", NULL},
 };

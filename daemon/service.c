@@ -1224,6 +1224,11 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		svc_on_moved(s, ev);
 		engine_event_free(ev);
 		return;
+	case EV_COMPLETED:
+		if (s->io.completed)
+			s->io.completed(s->io.ctx, ev);
+		engine_event_free(ev);
+		return;
 	case EV_LOADED:
 		s->loading = false;
 		if (s->io.loaded)

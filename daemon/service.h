@@ -38,6 +38,8 @@ struct service_io {
 	/* Optional: a file of the watch directory was taken (added is true
 	 * when the torrent exists now, also as a duplicate) or refused. */
 	void (*watched)(void *ctx, const char *path, bool added);
+	/* Optional: a download completed (EV_COMPLETED, once per torrent). */
+	void (*completed)(void *ctx, const struct engine_event *ev);
 };
 
 struct service_config {

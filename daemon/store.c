@@ -236,6 +236,8 @@ static void store_meta_steer_json(const struct store_meta *m, json_object *o)
 			       json_object_new_double(m->ratio_waived));
 	json_object_object_add(o, "seed_time_waived",
 			       json_object_new_int64(m->seed_time_waived));
+	json_object_object_add(o, "hook_done",
+			       json_object_new_boolean(m->hook_done));
 }
 
 int store_save_meta(struct store *st, const struct store_meta *m, char **err)
@@ -471,6 +473,10 @@ int store_load_meta(struct store *st, int64_t id, struct store_meta *m,
 	m->paused = store_json_bool(o, "paused");
 	m->complete = store_json_bool(o, "complete");
 	store_meta_steer_load(m, o);
+	/* Metas from before the hook: a complete torrent was announced. */
+	m->hook_done = json_object_object_get_ex(o, "hook_done", NULL)
+			       ? store_json_bool(o, "hook_done")
+			       : m->complete;
 	json_object_put(o);
 	if (!m->save_path || m->save_path[0] != '/') {
 		if (asprintf(err, "%s/%" PRId64 ".meta has no save_path",

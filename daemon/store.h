@@ -53,6 +53,8 @@ struct store_meta {
 	 * resume: not applied again until the limit changes. */
 	double ratio_waived;      /* < 0: none */
 	int64_t seed_time_waived; /* < 0: none */
+	bool hook_done;           /* its completion was announced (the
+	                             --on-complete hook runs once) */
 };
 
 struct store *store_open(const char *state_dir, char **err);
