@@ -101,49 +101,60 @@ def test_download_limit_2M(env):
     check_eq(T.sha1_file(os.path.join(dl, "payload.bin")), sha, "SHA-1 of the data")
 
 
+def _slope(samples, a, b):
+    """Least-squares bytes per second of the (time, bytes) samples in
+    [a, b]: verified bytes arrive in bursts when hashing lags on a busy
+    machine, and a fit over several seconds evens them out."""
+    pts = [x for x in samples if a <= x[0] <= b]
+    check(len(pts) >= 4, "too few status samples between %.1f and %.1f s: %r"
+          % (a, b, pts))
+    n = len(pts)
+    mt = sum(t for t, _ in pts) / n
+    mv = sum(v for _, v in pts) / n
+    den = sum((t - mt) ** 2 for t, _ in pts)
+    return sum((t - mt) * (v - mv) for t, v in pts) / den
+
+
 @test
 def test_alt_speed_halves_the_rate(env):
-    size = 40 * MIB
+    size = 64 * MIB
     torrent, sha, seeder = _swarm_from_aria2(env, size)
     d = env.start_daemon(extra=["--download-limit", "2M",
                                 "--alt-download-limit", "1M"])
     dl = env.mkdir("dl")
-    samples = []  # (monotonic time, done_bytes)
-    with d.patron(timeout=60) as p:
-        tid = _add(p, torrent, dl, seeder)
-        # Let the limited rate settle: 4 s of downloading.
-        started = None
+    samples = []  # (seconds since the first byte, done_bytes)
+
+    def follow(p, tid, until):
         while True:
             ev = p.next(lambda e: e.get("type") == "StatusUpdate" and e.get("id") == tid,
                         timeout=30, what="a StatusUpdate")
-            now = time.monotonic()
-            samples.append((now, ev.get("done_bytes", 0)))
-            if started is None and ev.get("done_bytes", 0) > 0:
-                started = now
-            if started is not None and now - started >= 4:
-                break
+            done = ev.get("done_bytes", 0)
+            if done and start[0] is None:
+                start[0] = time.monotonic()
+            if start[0] is not None:
+                samples.append((time.monotonic() - start[0], done))
+                if samples[-1][0] >= until or done == size:
+                    return samples[-1][0]
+    start = [None]
+    with d.patron(timeout=60) as p:
+        tid = _add(p, torrent, dl, seeder)
+        switched = follow(p, tid, 10)
         with Patron(d.sock) as q:
             ans = q.call("session_set", alt_speed=True)
             check_eq(ans.get("type"), "Session", "answer to session_set: %s" % ans)
             check_eq(ans.get("alt_speed"), True, "alt_speed in the answer")
-        switched = time.monotonic()
-        _watch_until_complete(p, tid, size, 90,
-                              on_update=lambda e: samples.append(
-                                  (time.monotonic(), e.get("done_bytes", 0))))
-
-    def rate(a, b):
-        pts = [s for s in samples if a <= s[0] <= b]
-        check(len(pts) >= 2, "too few samples between %.1f and %.1f" % (a, b))
-        return (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
-    before = rate(switched - 3, switched)
-    after = rate(switched + 2, switched + 6)
-    print("# rate before alt speed %.2f MiB/s, from 2 s after %.2f MiB/s"
+        follow(p, tid, switched + 11)
+    # From 4 s on: libtorrent's limiter lets a first burst through.
+    before = _slope(samples, 4, switched)
+    after = _slope(samples, switched + 2, switched + 11)
+    print("# rate before alt speed %.2f MiB/s, from 2 s after it %.2f MiB/s"
           % (before / MIB, after / MIB), flush=True)
-    check(before >= 1.7 * MIB, "rate before alt speed %.2f MiB/s, expected about 2"
-          % (before / MIB))
-    check(after <= 1.15 * MIB, "rate 2 s after alt speed %.2f MiB/s, expected "
-          "about 1" % (after / MIB))
-    check_eq(T.sha1_file(os.path.join(dl, "payload.bin")), sha, "SHA-1 of the data")
+    check(1.7 * MIB <= before <= 2.4 * MIB, "rate before alt speed %.2f MiB/s, "
+          "expected about 2" % (before / MIB))
+    check(after <= 0.6 * before, "alt speed did not halve the rate: %.2f -> "
+          "%.2f MiB/s" % (before / MIB, after / MIB))
+    check(0.8 * MIB <= after <= 1.2 * MIB, "rate from 2 s after alt speed %.2f "
+          "MiB/s, expected about 1" % (after / MIB))
 
 
 @test
