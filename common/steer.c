@@ -333,6 +333,14 @@ static const struct {
 };
 #define STEER_N_SES (sizeof steer_ses_keys / sizeof steer_ses_keys[0])
 
+unsigned tp_session_key_bit(const char *key)
+{
+	for (size_t i = 0; i < STEER_N_SES; i++)
+		if (strcmp(key, steer_ses_keys[i].key) == 0)
+			return steer_ses_keys[i].bit;
+	return 0;
+}
+
 static const char *const steer_enc_names[] = {"enabled", "forced",
 					      "disabled"};
 

@@ -117,5 +117,7 @@ void tp_session_merge(struct tp_session *dst, const struct tp_session *src);
 void tp_session_to_json(const struct tp_session *s, json_object *obj);
 void tp_session_free(struct tp_session *s);
 const char *tp_encryption_name(enum tp_encryption e);
+/* The TP_SES_* bit of a session key, 0 for an unknown key. */
+unsigned tp_session_key_bit(const char *key);
 
 #endif

@@ -739,7 +739,7 @@ static int engine_open(struct engine *e, char **err)
 	if (!e->lts)
 		return -1;
 	e->listen_port = lts_listen_port(e->lts);
-	engine_steer_open(e, &e->sess);
+	engine_steer_open(e);
 	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (e->timer_fd < 0) {
 		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)

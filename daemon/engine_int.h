@@ -71,8 +71,9 @@ void engine_push_status(struct engine *e, int64_t id, bool completed);
 void engine_request_resume(struct engine *e, int64_t id);
 
 /* engine_steer.c */
-/* Loads STATE/session.json over cfg's settings and applies them. */
-void engine_steer_open(struct engine *e, const struct tp_session *cfg);
+/* Loads STATE/session.json over the settings engine_start took from its
+ * config (e->sess), and applies them. */
+void engine_steer_open(struct engine *e);
 /* Every tick: the alt-speed schedule. */
 void engine_steer_tick(struct engine *e);
 void engine_steer_set(struct engine *e, struct engine_cmd *c);

@@ -72,9 +72,8 @@ static void steer_schedule(struct engine *e)
 	}
 }
 
-void engine_steer_open(struct engine *e, const struct tp_session *cfg)
+void engine_steer_open(struct engine *e)
 {
-	(void)cfg; /* already merged into e->sess by engine_start */
 	char *err = NULL;
 	char *text = store_load_file(e->store, STEER_SESSION_FILE, &err);
 	if (err) {
@@ -134,26 +133,12 @@ void engine_steer_tick(struct engine *e)
  * the options and config file. */
 static void steer_save_session(struct engine *e)
 {
-	json_object *o = json_object_new_object();
-	tp_session_to_json(&e->sess, o);
-	struct tp_session probe;
-	char *why = NULL;
-	/* Drop the keys not changed over the socket. */
 	json_object *all = json_object_new_object();
+	json_object *o = json_object_new_object();
 	tp_session_to_json(&e->sess, all);
-	json_object_object_foreach(all, key, val) {
-		(void)val;
-		json_object *one = json_object_new_object();
-		json_object_object_add(one, key, json_object_get(
-			json_object_object_get(o, key)));
-		if (tp_session_parse(one, &probe, &why) == 0 &&
-		    !(probe.has & e->sess_saved))
-			json_object_object_del(o, key);
-		tp_session_free(&probe);
-		free(why);
-		why = NULL;
-		json_object_put(one);
-	}
+	json_object_object_foreach(all, key, val)
+		if (tp_session_key_bit(key) & e->sess_saved)
+			json_object_object_add(o, key, json_object_get(val));
 	json_object_put(all);
 	size_t len;
 	const char *text = json_object_to_json_string_length(

@@ -213,6 +213,9 @@ static void test_session_fields(void **state)
 	json_object_put(out);
 	tp_session_free(&cur);
 	tp_session_free(&s);
+	assert_int_equal(tp_session_key_bit("alt_speed"), TP_SES_ALT_SPEED);
+	assert_int_equal(tp_session_key_bit("utp"), TP_SES_UTP);
+	assert_int_equal(tp_session_key_bit("nope"), 0);
 
 	static const char *const bad[] = {
 		"{\"max_active_downloads\":0}", "{\"alt_speed\":\"on\"}",
