@@ -1145,6 +1145,22 @@ static void svc_on_closed(struct service *s, struct svc_pending *p,
 		idmap_del(&s->torrents, id);
 		svc_torrent_free(t);
 	}
+	/* A move still under way ends with the torrent: its answer would
+	 * otherwise never come. */
+	struct svc_move **pp = &s->moves;
+	while (*pp) {
+		struct svc_move *m = *pp;
+		if (m->id != id) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		svc_error(s, m->conn, m->tag, TP_ERR_NOT_FOUND,
+			  "torrent %lld was closed before its move ended",
+			  (long long)id);
+		json_object_put(m->tag);
+		free(m);
+	}
 	log_info("torrent %lld closed", (long long)id);
 }
 

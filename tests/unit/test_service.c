@@ -1301,6 +1301,13 @@ static void test_steering_ops(void **state)
 	o = ts_next(f, 1, "Moved", "mv");
 	assert_string_equal(ts_str(o, "save_path"), "/new");
 	json_object_put(o);
+	/* A torrent closed mid-move: the move is answered all the same. */
+	ts_req(f, 1, "{\"op\":\"move\",\"tag\":\"mv2\",\"id\":1,\"save_dir\":\"/b\"}");
+	ts_done(f, ts_cmd(f, ENG_MOVE));
+	ts_req(f, 1, "{\"op\":\"close\",\"tag\":\"cl\",\"id\":1}");
+	ts_done(f, ts_cmd(f, ENG_CLOSE));
+	ts_expect_error(f, 1, "mv2", "not_found");
+	json_object_put(ts_next(f, 1, "Closed", "cl"));
 	ts_assert_drained(f);
 	ts_free(f);
 }
