@@ -71,7 +71,9 @@ def test_ratio_limit_pauses_and_resume_waives(env):
     check(not d.stop(), "tpd did not stop cleanly")
     d = env.start_daemon()
     with d.patron(timeout=60) as p:
-        st = p.call("status", id=tid)
+        # The saved torrents come back while the socket already answers.
+        st = T.wait_until(lambda: (lambda e: e if e.get("type") == "Status" else None)(
+            p.call("status", id=tid)), 30, "torrent %d back after the restart" % tid)
         check_eq((st.get("paused"), st.get("stop_reason")), (True, "ratio"),
                  "paused and stop_reason after a restart")
     # A restart without --ratio-limit: the daemon's default is gone, so give

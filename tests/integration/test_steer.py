@@ -31,6 +31,12 @@ def _status(p, tid):
     return ev
 
 
+def _wait_loaded(d):
+    """A restarted daemon answers before its saved torrents are all back."""
+    T.wait_until(lambda: d.info().get("loading") is False, 30,
+                 "the saved torrents to be back")
+
+
 def _swarm_from_aria2(env, size, name="payload.bin"):
     """A tracker and an aria2c seeder of `size` random bytes."""
     tracker = env.start_tracker()
@@ -245,6 +251,7 @@ def test_queue_one_active_download(env):
     check('"queued":true' in r.stdout, "tpctl list shows queued: " + describe(r))
     check(not d.stop(), "tpd did not stop cleanly")
     d2 = env.start_daemon(name="tpd", extra=["--max-active-downloads", "1"])
+    _wait_loaded(d2)
     with d2.patron() as p:
         T.wait_until(lambda: settled(ids[2]), 20,
                      "after a restart torrent %d still first and active" % ids[2])
@@ -286,6 +293,7 @@ def test_labels_filter_and_restart(env):
         check_eq(e.get("type"), "Set", "answer to set: %s" % e)
     check(not d.stop(), "tpd did not stop cleanly")
     d2 = env.start_daemon()
+    _wait_loaded(d2)
     with d2.patron() as p:
         st = _status(p, b)
         check_eq(st.get("labels"), ["films", "hd"], "labels of b after a restart")
