@@ -82,6 +82,30 @@ struct tpctl_args {
 	/* pipe */
 	const char *torrent_dir;
 
+	/* steering: add, set, limit, queue, session, list */
+	const char **labels;        /* --label, repeatable */
+	size_t n_labels;
+	bool no_labels;
+	int sequential;             /* -1 not given, 0 off, 1 on */
+	int64_t down, up;           /* RATE; -1 not given */
+	const char *ratio;          /* "default" or a number; NULL not given */
+	const char *seed_time;      /* "default" or a DURATION; NULL not given */
+	bool has_id;                /* limit: an ID was given */
+	const char *queue_move;     /* queue: top|up|down|bottom */
+	const char **kv;            /* session: KEY=VALUE words */
+	size_t n_kv;
+
+	/* files: priority changes in order given; trackers: --add (in
+	 * trackers above) and --remove */
+	struct tpctl_file_op {
+		int priority;           /* 0 skip, 1 low, 4 normal, 7 high */
+		int64_t *idx;
+		size_t n_idx;
+	} *file_ops;
+	size_t n_file_ops;
+	const char **remove;
+	size_t n_remove;
+
 	char *error;                /* malloc'd usage error, when parse fails */
 };
 
@@ -98,7 +122,16 @@ void tpctl_cmd_usage(FILE *f, const struct tpctl_cmd *cmd);
 tpctl_handler tpctl_cmd_add, tpctl_cmd_seed, tpctl_cmd_close,
 	tpctl_cmd_pause, tpctl_cmd_resume, tpctl_cmd_reannounce,
 	tpctl_cmd_list, tpctl_cmd_status, tpctl_cmd_info, tpctl_cmd_watch,
-	tpctl_cmd_wait, tpctl_cmd_pipe, tpctl_cmd_explain;
+	tpctl_cmd_wait, tpctl_cmd_pipe, tpctl_cmd_explain, tpctl_cmd_set,
+	tpctl_cmd_limit, tpctl_cmd_queue, tpctl_cmd_session, tpctl_cmd_files,
+	tpctl_cmd_peers, tpctl_cmd_trackers, tpctl_cmd_recheck, tpctl_cmd_move;
+
+/* tpctl_steer.c: the steering fields shared by add and set. */
+/* Adds --label/--sequential/--down/--up of `a` to a create request. */
+void tpctl_steer_add_fields(const struct tpctl_args *a, json_object *req);
+/* Builds a session_set request from KEY=VALUE words; NULL with a message
+ * printed when one is wrong. */
+json_object *tpctl_session_request(const char *const *kv, size_t n);
 
 /* tpctl.c: shared plumbing. */
 /* Connects; on failure prints "tpctl: REASON" and returns NULL (exit 4). */

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rate.h"
+
 /* Values of the commands' long options (above any short option char). */
 enum {
 	TPCTL_OPT_DIR = 256,
@@ -33,7 +35,22 @@ enum {
 	TPCTL_OPT_DELETE_FILES,
 	TPCTL_OPT_TORRENT_DIR,
 	TPCTL_OPT_JSON,
-	TPCTL_OPT_TIMEOUT
+	TPCTL_OPT_TIMEOUT,
+	TPCTL_OPT_LABEL,
+	TPCTL_OPT_NO_LABELS,
+	TPCTL_OPT_SEQUENTIAL,
+	TPCTL_OPT_SEQUENTIAL_ARG,
+	TPCTL_OPT_DOWN,
+	TPCTL_OPT_UP,
+	TPCTL_OPT_RATIO,
+	TPCTL_OPT_SEED_TIME,
+	TPCTL_OPT_SKIP,
+	TPCTL_OPT_GET,
+	TPCTL_OPT_LOW,
+	TPCTL_OPT_NORMAL,
+	TPCTL_OPT_HIGH,
+	TPCTL_OPT_ADD,
+	TPCTL_OPT_REMOVE
 };
 
 /* Every command also takes --help, --json and --timeout after its name. */
@@ -52,6 +69,52 @@ static const struct option tpctl_opts_add[] = {
 	{ "wait", no_argument, NULL, TPCTL_OPT_WAIT },
 	{ "peer", required_argument, NULL, TPCTL_OPT_PEER },
 	{ "paused", no_argument, NULL, TPCTL_OPT_PAUSED },
+	{ "label", required_argument, NULL, TPCTL_OPT_LABEL },
+	{ "sequential", no_argument, NULL, TPCTL_OPT_SEQUENTIAL },
+	{ "down", required_argument, NULL, TPCTL_OPT_DOWN },
+	{ "up", required_argument, NULL, TPCTL_OPT_UP },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_set[] = {
+	TPCTL_COMMON_OPTS,
+	{ "sequential", required_argument, NULL, TPCTL_OPT_SEQUENTIAL_ARG },
+	{ "label", required_argument, NULL, TPCTL_OPT_LABEL },
+	{ "no-labels", no_argument, NULL, TPCTL_OPT_NO_LABELS },
+	{ "ratio", required_argument, NULL, TPCTL_OPT_RATIO },
+	{ "seed-time", required_argument, NULL, TPCTL_OPT_SEED_TIME },
+	{ "down", required_argument, NULL, TPCTL_OPT_DOWN },
+	{ "up", required_argument, NULL, TPCTL_OPT_UP },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_limit[] = {
+	TPCTL_COMMON_OPTS,
+	{ "down", required_argument, NULL, TPCTL_OPT_DOWN },
+	{ "up", required_argument, NULL, TPCTL_OPT_UP },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_files[] = {
+	TPCTL_COMMON_OPTS,
+	{ "skip", required_argument, NULL, TPCTL_OPT_SKIP },
+	{ "get", required_argument, NULL, TPCTL_OPT_GET },
+	{ "low", required_argument, NULL, TPCTL_OPT_LOW },
+	{ "normal", required_argument, NULL, TPCTL_OPT_NORMAL },
+	{ "high", required_argument, NULL, TPCTL_OPT_HIGH },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_trackers[] = {
+	TPCTL_COMMON_OPTS,
+	{ "add", required_argument, NULL, TPCTL_OPT_ADD },
+	{ "remove", required_argument, NULL, TPCTL_OPT_REMOVE },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option tpctl_opts_list[] = {
+	TPCTL_COMMON_OPTS,
+	{ "label", required_argument, NULL, TPCTL_OPT_LABEL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -83,12 +146,16 @@ static const struct option tpctl_opts_pipe[] = {
 };
 
 const struct tpctl_cmd tpctl_cmds[] = {
-	{ "add", tpctl_cmd_add, "SOURCE [--dir DIR] [--wait] [--peer HOST:PORT]... [--paused]",
+	{ "add", tpctl_cmd_add, "SOURCE [--dir DIR] [--wait] [--peer HOST:PORT]... [--paused] [--label L]... [--sequential] [--down RATE] [--up RATE]",
 	  "start downloading a .torrent file, an http(s) URL of one, or a magnet URI",
 	  "  --dir DIR          download into DIR (default: the daemon's download dir)\n"
 	  "  --wait             wait until the download is complete\n"
 	  "  --peer HOST:PORT   connect to this peer at once (repeatable)\n"
-	  "  --paused           add the torrent paused\n",
+	  "  --paused           add the torrent paused\n"
+	  "  --label L          give it label L (repeatable)\n"
+	  "  --sequential       download the pieces in order\n"
+	  "  --down RATE        its download limit (k/M/G: powers of 1024 bytes/s)\n"
+	  "  --up RATE          its upload limit\n",
 	  tpctl_opts_add, 1, 1 },
 	{ "seed", tpctl_cmd_seed, "PATH [--tracker URL]... [--torrent-out FILE] [--piece-size BYTES] [--v1|--v2|--hybrid] [--private] [--comment TEXT] [--wait-seeding]",
 	  "make a .torrent for a file or directory and seed it where it lies",
@@ -110,8 +177,54 @@ const struct tpctl_cmd tpctl_cmds[] = {
 	  tpctl_opts_none, 1, 1 },
 	{ "reannounce", tpctl_cmd_reannounce, "ID",
 	  "announce to the trackers now", "", tpctl_opts_none, 1, 1 },
-	{ "list", tpctl_cmd_list, "", "list your torrents", "",
-	  tpctl_opts_none, 0, 0 },
+	{ "list", tpctl_cmd_list, "[--label L]", "list your torrents",
+	  "  --label L   only the torrents carrying label L\n",
+	  tpctl_opts_list, 0, 0 },
+	{ "set", tpctl_cmd_set, "ID [--sequential on|off] [--label L]... [--no-labels] [--ratio R|default] [--seed-time DURATION|default] [--down RATE] [--up RATE]",
+	  "change how one torrent runs",
+	  "  --sequential on|off        download the pieces in order, or not\n"
+	  "  --label L                  set its labels to these (repeatable)\n"
+	  "  --no-labels                remove every label\n"
+	  "  --ratio R|default          pause it once uploaded / size reaches R\n"
+	  "  --seed-time DURATION|default  pause it after seeding this long (s/m/h/d)\n"
+	  "  --down RATE, --up RATE     its limits (k/M/G per second; 0 unlimited)\n",
+	  tpctl_opts_set, 1, 1 },
+	{ "limit", tpctl_cmd_limit, "[ID] [--down RATE] [--up RATE]",
+	  "show or set the rate limits of a torrent, or without ID the daemon's",
+	  "  --down RATE   download limit (k/M/G: powers of 1024 bytes/s; 0 unlimited)\n"
+	  "  --up RATE     upload limit\n",
+	  tpctl_opts_limit, 0, 1 },
+	{ "files", tpctl_cmd_files, "ID [--skip IDX,...] [--get IDX,...] [--low|--normal|--high IDX,...]",
+	  "list a torrent's files (INDEX PRIORITY PROGRESS SIZE PATH), or choose which to download",
+	  "  --skip IDX,...     do not download these files\n"
+	  "  --get IDX,...      download these (normal priority)\n"
+	  "  --low IDX,...      low priority\n"
+	  "  --normal IDX,...   normal priority\n"
+	  "  --high IDX,...     high priority\n",
+	  tpctl_opts_files, 1, 1 },
+	{ "peers", tpctl_cmd_peers, "ID",
+	  "list the peers a torrent is connected to", "", tpctl_opts_none,
+	  1, 1 },
+	{ "trackers", tpctl_cmd_trackers, "ID [--add URL]... [--remove URL]...",
+	  "list a torrent's trackers, or add and remove some",
+	  "  --add URL      add this tracker (repeatable)\n"
+	  "  --remove URL   remove this tracker (repeatable)\n",
+	  tpctl_opts_trackers, 1, 1 },
+	{ "move", tpctl_cmd_move, "ID DIR",
+	  "move a torrent's data into DIR and go on from there", "",
+	  tpctl_opts_none, 2, 2 },
+	{ "recheck", tpctl_cmd_recheck, "ID",
+	  "verify a torrent's data on disk again", "", tpctl_opts_none, 1, 1 },
+	{ "queue", tpctl_cmd_queue, "ID top|up|down|bottom",
+	  "move a torrent in the download queue", "", tpctl_opts_none, 2, 2 },
+	{ "session", tpctl_cmd_session, "[KEY=VALUE]...",
+	  "show, or set, the daemon-wide settings (root or the daemon's user)",
+	  "  keys: download_limit upload_limit alt_download_limit alt_upload_limit\n"
+	  "        (RATE), alt_speed dht pex lsd utp (on|off), alt_schedule\n"
+	  "        (\"HH:MM-HH:MM [DAYS]\"|none), max_active_downloads\n"
+	  "        max_active_seeds (N), ratio_limit (R|none), seed_time_limit\n"
+	  "        (DURATION|none), encryption (enabled|forced|disabled)\n",
+	  tpctl_opts_none, 0, -1 },
 	{ "status", tpctl_cmd_status, "ID", "show one torrent's status", "",
 	  tpctl_opts_none, 1, 1 },
 	{ "info", tpctl_cmd_info, "",
@@ -306,6 +419,40 @@ static int tpctl_push_str(struct tpctl_args *a, const char ***arr, size_t *n,
 	return 0;
 }
 
+/* "0,2,5" after --skip and friends: the file indexes, in a new op. */
+static int tpctl_file_op(struct tpctl_args *a, int priority, const char *arg,
+			 const char *opt)
+{
+	struct tpctl_file_op *ops = realloc(a->file_ops,
+					    (a->n_file_ops + 1) * sizeof *ops);
+	if (!ops)
+		return tpctl_args_fail(a, "out of memory");
+	a->file_ops = ops;
+	struct tpctl_file_op *op = &ops[a->n_file_ops++];
+	memset(op, 0, sizeof *op);
+	op->priority = priority;
+	size_t n = 1;
+	for (const char *p = arg; *p; p++)
+		n += *p == ',';
+	op->idx = calloc(n, sizeof *op->idx);
+	if (!op->idx)
+		return tpctl_args_fail(a, "out of memory");
+	const char *p = arg;
+	for (size_t i = 0; i < n; i++) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 0 || v > INT32_MAX ||
+		    (*end && *end != ',') || *p == '+' || *p == ' ')
+			return tpctl_args_fail(a, "--%s wants file indexes "
+					       "such as 0,2,5, not '%s'", opt,
+					       arg);
+		op->idx[op->n_idx++] = v;
+		p = end + (*end == ',');
+	}
+	return 0;
+}
+
 static int tpctl_set_version(struct tpctl_args *a, const char *v)
 {
 	if (a->tversion && strcmp(a->tversion, v) != 0)
@@ -351,6 +498,58 @@ static int tpctl_apply_opt(struct tpctl_args *a, int opt, const char *arg)
 	case TPCTL_OPT_WAIT_SEEDING: a->wait_seeding = true; return 0;
 	case TPCTL_OPT_DELETE_FILES: a->delete_files = true; return 0;
 	case TPCTL_OPT_TORRENT_DIR: a->torrent_dir = arg; return 0;
+	case TPCTL_OPT_LABEL:
+		if (!*arg)
+			return tpctl_args_fail(a, "--label wants a non-empty "
+					       "label");
+		return tpctl_push_str(a, &a->labels, &a->n_labels, arg);
+	case TPCTL_OPT_NO_LABELS: a->no_labels = true; return 0;
+	case TPCTL_OPT_SEQUENTIAL: a->sequential = 1; return 0;
+	case TPCTL_OPT_SEQUENTIAL_ARG:
+		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
+			a->sequential = !strcmp(arg, "on");
+			return 0;
+		}
+		return tpctl_args_fail(a, "--sequential wants on or off, not "
+				       "'%s'", arg);
+	case TPCTL_OPT_DOWN:
+	case TPCTL_OPT_UP:
+		if (tp_rate_parse(arg, opt == TPCTL_OPT_DOWN ? &a->down
+							     : &a->up) < 0)
+			return tpctl_args_fail(a, "--%s wants a RATE such as "
+					       "512k, 2M or 0 (unlimited), not "
+					       "'%s'", opt == TPCTL_OPT_DOWN
+					       ? "down" : "up", arg);
+		return 0;
+	case TPCTL_OPT_SKIP: return tpctl_file_op(a, 0, arg, "skip");
+	case TPCTL_OPT_GET: return tpctl_file_op(a, 4, arg, "get");
+	case TPCTL_OPT_LOW: return tpctl_file_op(a, 1, arg, "low");
+	case TPCTL_OPT_NORMAL: return tpctl_file_op(a, 4, arg, "normal");
+	case TPCTL_OPT_HIGH: return tpctl_file_op(a, 7, arg, "high");
+	case TPCTL_OPT_ADD:
+		return tpctl_push_str(a, &a->trackers, &a->n_trackers, arg);
+	case TPCTL_OPT_REMOVE:
+		return tpctl_push_str(a, &a->remove, &a->n_remove, arg);
+	case TPCTL_OPT_RATIO: {
+		char *end = NULL;
+		if (strcmp(arg, "default") != 0 &&
+		    (!*arg || strspn(arg, "0123456789.") != strlen(arg) ||
+		     (strtod(arg, &end), *end)))
+			return tpctl_args_fail(a, "--ratio wants a number such "
+					       "as 1.5, or default, not '%s'",
+					       arg);
+		a->ratio = arg;
+		return 0;
+	}
+	case TPCTL_OPT_SEED_TIME: {
+		int64_t v;
+		if (strcmp(arg, "default") != 0 && tp_duration_parse(arg, &v) < 0)
+			return tpctl_args_fail(a, "--seed-time wants a DURATION "
+					       "such as 90m or 2d, or default, "
+					       "not '%s'", arg);
+		a->seed_time = arg;
+		return 0;
+	}
 	}
 	return tpctl_args_fail(a, "internal: unhandled option %d", opt);
 }
@@ -399,7 +598,37 @@ static int tpctl_apply_pos(struct tpctl_args *a, int n, char **pos)
 						       "a positive integer, "
 						       "not '%s'", pos[i]);
 		a->n_ids = (size_t)n;
+	} else if (strcmp(name, "queue") == 0) {
+		static const char *const moves[] = {"top", "up", "down",
+						    "bottom"};
+		if (tpctl_parse_id(pos[0], &a->id) < 0)
+			return tpctl_args_fail(a, "queue: ID must be a positive "
+					       "integer, not '%s'", pos[0]);
+		for (i = 0; i < 4; i++)
+			if (!strcmp(pos[1], moves[i]))
+				a->queue_move = moves[i];
+		if (!a->queue_move)
+			return tpctl_args_fail(a, "queue: where to? top, up, "
+					       "down or bottom, not '%s'",
+					       pos[1]);
+	} else if (strcmp(name, "move") == 0) {
+		if (tpctl_parse_id(pos[0], &a->id) < 0)
+			return tpctl_args_fail(a, "move: ID must be a positive "
+					       "integer, not '%s'", pos[0]);
+		if (!*pos[1])
+			return tpctl_args_fail(a, "move: DIR is empty");
+		a->dir = pos[1];
+	} else if (strcmp(name, "session") == 0) {
+		for (i = 0; i < n; i++) {
+			if (!strchr(pos[i], '=') || pos[i][0] == '=')
+				return tpctl_args_fail(a, "session: settings "
+						       "are KEY=VALUE, not "
+						       "'%s'", pos[i]);
+			if (tpctl_push_str(a, &a->kv, &a->n_kv, pos[i]) < 0)
+				return -1;
+		}
 	} else if (n == 1) {
+		a->has_id = true;
 		if (tpctl_parse_id(pos[0], &a->id) < 0)
 			return tpctl_args_fail(a, "%s: ID must be a positive "
 					       "integer, not '%s'", name,
@@ -415,6 +644,8 @@ int tpctl_args_parse(int argc, char **argv, struct tpctl_args *a)
 	int opt, idx, npos = 0, i;
 
 	memset(a, 0, sizeof *a);
+	a->sequential = -1;
+	a->down = a->up = -1;
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:s:h", tpctl_global_opts,
@@ -485,6 +716,12 @@ void tpctl_args_free(struct tpctl_args *a)
 	free(a->peers);
 	free(a->trackers);
 	free(a->ids);
+	free(a->labels);
+	free(a->kv);
+	for (size_t i = 0; i < a->n_file_ops; i++)
+		free(a->file_ops[i].idx);
+	free(a->file_ops);
+	free(a->remove);
 	free(a->error);
 	memset(a, 0, sizeof *a);
 }

@@ -168,6 +168,7 @@ int tpctl_cmd_add(const struct tpctl_args *a)
 	if (a->paused)
 		json_object_object_add(req, "paused",
 				       json_object_new_boolean(1));
+	tpctl_steer_add_fields(a, req);
 	rc = tpctl_run_create(a, req, NULL, a->wait, false);
 	json_object_put(req);
 	return rc;
@@ -322,7 +323,7 @@ static json_object *tpctl_query(const struct tpctl_args *a, json_object *req,
 static void tpctl_fmt_state(char *buf, size_t len, const struct tp_status *st)
 {
 	snprintf(buf, len, "%s%s", st->state ? st->state : "?",
-		 st->paused ? " (paused)" : "");
+		 st->paused ? " (paused)" : st->queued ? " (queued)" : "");
 }
 
 int tpctl_cmd_list(const struct tpctl_args *a)
@@ -332,6 +333,9 @@ int tpctl_cmd_list(const struct tpctl_args *a)
 	size_t i, n, wstate = 5;
 	int rc;
 
+	if (a->n_labels)
+		json_object_object_add(req, "label",
+				       json_object_new_string(a->labels[0]));
 	ans = tpctl_query(a, req, "List", &rc);
 	json_object_put(req);
 	if (!ans || a->json) {
@@ -380,6 +384,28 @@ int tpctl_cmd_list(const struct tpctl_args *a)
 	return TPCTL_EXIT_OK;
 }
 
+/* The steering fields of a Status (SPEC section 8), as the daemon sent
+ * them; null shows as "default" or "none". */
+static void tpctl_print_steering(json_object *ans)
+{
+	static const char *const keys[] = {
+		"labels", "queued", "queue_position", "sequential",
+		"download_limit", "upload_limit", "uploaded_bytes",
+		"downloaded_bytes", "ratio", "ratio_limit", "seed_time_limit",
+		"seeding_time", "eta", "stop_reason",
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		json_object *v;
+		if (!json_object_object_get_ex(ans, keys[i], &v))
+			continue;
+		printf("%s: %s\n", keys[i],
+		       v ? json_object_to_json_string_ext(
+				   v, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE)
+			 : "none");
+	}
+}
+
 int tpctl_cmd_status(const struct tpctl_args *a)
 {
 	json_object *req = tp_request_new(TP_OP_STATUS, -1), *ans;
@@ -416,6 +442,7 @@ int tpctl_cmd_status(const struct tpctl_args *a)
 	       (unsigned)st.owner);
 	if (st.error)
 		printf("error: %s\n", st.error);
+	tpctl_print_steering(ans);
 	tp_status_free(&st);
 	json_object_put(ans);
 	return TPCTL_EXIT_OK;

@@ -50,6 +50,10 @@ static int proto_parse_seed(struct proto_ctx *c);
 static int proto_parse_close(struct proto_ctx *c);
 static int proto_parse_id(struct proto_ctx *c);
 static int proto_parse_watch(struct proto_ctx *c);
+static int proto_parse_list(struct proto_ctx *c);
+static int proto_parse_move(struct proto_ctx *c);
+static int proto_parse_set(struct proto_ctx *c);
+static int proto_parse_session_set(struct proto_ctx *c);
 
 /* One entry per op: its wire name and the parser of its fields. */
 static const struct proto_op_entry {
@@ -64,11 +68,19 @@ static const struct proto_op_entry {
 	{ "pause", TP_OP_PAUSE, proto_parse_id },
 	{ "resume", TP_OP_RESUME, proto_parse_id },
 	{ "reannounce", TP_OP_REANNOUNCE, proto_parse_id },
-	{ "list", TP_OP_LIST, proto_parse_none },
+	{ "list", TP_OP_LIST, proto_parse_list },
 	{ "status", TP_OP_STATUS, proto_parse_id },
 	{ "watch", TP_OP_WATCH, proto_parse_watch },
 	{ "unwatch", TP_OP_UNWATCH, proto_parse_watch },
 	{ "info", TP_OP_INFO, proto_parse_none },
+	{ "set", TP_OP_SET, proto_parse_set },
+	{ "session_get", TP_OP_SESSION_GET, proto_parse_none },
+	{ "session_set", TP_OP_SESSION_SET, proto_parse_session_set },
+	{ "files", TP_OP_FILES, proto_parse_id },
+	{ "peers", TP_OP_PEERS, proto_parse_id },
+	{ "trackers", TP_OP_TRACKERS, proto_parse_id },
+	{ "recheck", TP_OP_RECHECK, proto_parse_id },
+	{ "move", TP_OP_MOVE, proto_parse_move },
 };
 #define PROTO_N_OPS (sizeof(proto_ops) / sizeof(proto_ops[0]))
 
@@ -352,6 +364,21 @@ static int proto_parse_create_torrent(struct proto_ctx *c)
 	return 0;
 }
 
+/* The steering fields a create or seed may carry (labels, limits,
+ * sequential); other keys are the op's own. */
+static int proto_parse_at_add(struct proto_ctx *c)
+{
+	char *why = NULL;
+
+	if (tp_tset_parse(c->root, TP_TSET_AT_ADD, false, &c->req->tset,
+			  &why) < 0) {
+		proto_fail(c->err, TP_ERR_BAD_REQUEST, "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
 static int proto_parse_create(struct proto_ctx *c)
 {
 	static const char *const sources[] = { "torrent", "path", "url",
@@ -386,7 +413,7 @@ static int proto_parse_create(struct proto_ctx *c)
 	    proto_str_array(c, "peers", &req->peers, &req->n_peers) < 0 ||
 	    proto_bool(c, "paused", &req->paused) < 0)
 		return -1;
-	return 0;
+	return proto_parse_at_add(c);
 }
 
 static int proto_parse_seed_version(struct proto_ctx *c)
@@ -432,7 +459,9 @@ static int proto_parse_seed(struct proto_ctx *c)
 	    proto_parse_seed_version(c) < 0 ||
 	    proto_bool(c, "private", &req->private_flag) < 0 ||
 	    proto_str(c, "comment", 0, &req->comment) < 0 ||
-	    proto_str(c, "creator", 0, &req->creator) < 0)
+	    proto_str(c, "creator", 0, &req->creator) < 0 ||
+	    proto_bool(c, "paused", &req->paused) < 0 ||
+	    proto_parse_at_add(c) < 0)
 		return -1;
 	ps = req->piece_size;
 	if (ps != 0 && (ps < PROTO_PIECE_MIN || ps > PROTO_PIECE_MAX ||
@@ -452,6 +481,47 @@ static int proto_parse_close(struct proto_ctx *c)
 	if (proto_parse_id(c) < 0)
 		return -1;
 	return proto_bool(c, "delete_files", &c->req->delete_files);
+}
+
+static int proto_parse_move(struct proto_ctx *c)
+{
+	if (proto_parse_id(c) < 0)
+		return -1;
+	return proto_str(c, "save_dir", PROTO_REQUIRED | PROTO_ABSOLUTE,
+			 &c->req->save_dir);
+}
+
+static int proto_parse_list(struct proto_ctx *c)
+{
+	return proto_str(c, "label", 0, &c->req->label);
+}
+
+/* Checked whole before anything changes: one bad field refuses all. */
+static int proto_parse_set(struct proto_ctx *c)
+{
+	char *why = NULL;
+
+	if (proto_parse_id(c) < 0)
+		return -1;
+	if (tp_tset_parse(c->root, TP_TSET_ALL, true, &c->req->tset,
+			  &why) < 0) {
+		proto_fail(c->err, TP_ERR_BAD_REQUEST, "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+static int proto_parse_session_set(struct proto_ctx *c)
+{
+	char *why = NULL;
+
+	if (tp_session_parse(c->root, &c->req->session, &why) < 0) {
+		proto_fail(c->err, TP_ERR_BAD_REQUEST, "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
 }
 
 static int proto_parse_watch(struct proto_ctx *c)
@@ -720,6 +790,9 @@ void tp_request_free(struct tp_request *req)
 	free(req->creator);
 	free(req->content_error);
 	free(req->ids);
+	tp_tset_free(&req->tset);
+	tp_session_free(&req->session);
+	free(req->label);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -747,6 +820,11 @@ void tp_status_free(struct tp_status *st)
 	free(st->error);
 	free(st->save_path);
 	st->name = st->error = st->save_path = NULL;
+	for (size_t i = 0; i < st->n_labels; i++)
+		free(st->labels[i]);
+	free(st->labels);
+	st->labels = NULL;
+	st->n_labels = 0;
 }
 
 void tp_status_copy(struct tp_status *dst, const struct tp_status *src)
@@ -755,6 +833,59 @@ void tp_status_copy(struct tp_status *dst, const struct tp_status *src)
 	dst->name = proto_strdup_or_null(src->name);
 	dst->error = proto_strdup_or_null(src->error);
 	dst->save_path = proto_strdup_or_null(src->save_path);
+	dst->labels = NULL;
+	dst->n_labels = 0;
+	if (src->n_labels) {
+		dst->labels = calloc(src->n_labels, sizeof *dst->labels);
+		for (size_t i = 0; dst->labels && i < src->n_labels; i++)
+			dst->labels[i] = proto_strdup_or_null(src->labels[i]);
+		if (dst->labels)
+			dst->n_labels = src->n_labels;
+	}
+}
+
+/* The steering fields of SPEC section 8; null where the value is "the
+ * default" or unknown. */
+static void proto_status_steer_json(const struct tp_status *st,
+				    json_object *obj)
+{
+	json_object *labels = json_object_new_array_ext((int)st->n_labels);
+
+	for (size_t i = 0; i < st->n_labels; i++)
+		json_object_array_add(labels,
+				      json_object_new_string(st->labels[i]));
+	json_object_object_add(obj, "labels", labels);
+	json_object_object_add(obj, "queue_position",
+			       json_object_new_int(st->queue_position));
+	json_object_object_add(obj, "queued",
+			       json_object_new_boolean(st->queued));
+	json_object_object_add(obj, "sequential",
+			       json_object_new_boolean(st->sequential));
+	json_object_object_add(obj, "download_limit",
+			       json_object_new_int64(st->download_limit));
+	json_object_object_add(obj, "upload_limit",
+			       json_object_new_int64(st->upload_limit));
+	json_object_object_add(obj, "uploaded_bytes",
+			       json_object_new_int64(st->uploaded_bytes));
+	json_object_object_add(obj, "downloaded_bytes",
+			       json_object_new_int64(st->downloaded_bytes));
+	json_object_object_add(obj, "ratio", json_object_new_double(st->ratio));
+	json_object_object_add(obj, "ratio_limit",
+			       st->ratio_limit < 0
+				       ? NULL
+				       : json_object_new_double(st->ratio_limit));
+	json_object_object_add(obj, "seed_time_limit",
+			       st->seed_time_limit < 0
+				       ? NULL
+				       : json_object_new_int64(st->seed_time_limit));
+	json_object_object_add(obj, "seeding_time",
+			       json_object_new_int64(st->seeding_time));
+	json_object_object_add(obj, "eta",
+			       st->eta < 0 ? NULL : json_object_new_int64(st->eta));
+	json_object_object_add(obj, "stop_reason",
+			       st->stop_reason
+				       ? json_object_new_string(st->stop_reason)
+				       : NULL);
 }
 
 void tp_status_to_json(const struct tp_status *st, json_object *obj)
@@ -789,6 +920,7 @@ void tp_status_to_json(const struct tp_status *st, json_object *obj)
 	if (st->error)
 		json_object_object_add(obj, "error",
 				       json_object_new_string(st->error));
+	proto_status_steer_json(st, obj);
 }
 
 /* Reads an optional integer field within [lo, hi]; -1 if malformed. */
@@ -856,6 +988,11 @@ static int proto_status_read(json_object *obj, struct tp_status *st)
 		if (!json_object_is_type(v, json_type_boolean))
 			return -1;
 		st->paused = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(obj, "queued", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -1;
+		st->queued = json_object_get_boolean(v);
 	}
 	/* A progress of exactly 0 or 1 may be written as an integer. */
 	if (json_object_object_get_ex(obj, "progress", &v)) {

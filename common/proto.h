@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "steer.h"
+
 #define TP_PROTOCOL_VERSION 1
 #define TP_VERSION "0.1.0"
 
@@ -34,6 +36,14 @@ enum tp_op {
 	TP_OP_WATCH,
 	TP_OP_UNWATCH,
 	TP_OP_INFO,
+	TP_OP_SET,
+	TP_OP_SESSION_GET,
+	TP_OP_SESSION_SET,
+	TP_OP_FILES,
+	TP_OP_PEERS,
+	TP_OP_TRACKERS,
+	TP_OP_RECHECK,
+	TP_OP_MOVE,
 	TP_OP_COUNT
 };
 
@@ -92,6 +102,13 @@ struct tp_request {
 	int64_t id;
 	bool delete_files;
 
+	/* set; create and seed carry the TP_TSET_AT_ADD fields here too */
+	struct tp_tset tset;
+	/* session_set */
+	struct tp_session session;
+	/* list: only torrents carrying this label (NULL: all) */
+	char *label;
+
 	/* malloc'd; see tp_request_parse() */
 	char *content_error;
 
@@ -140,6 +157,21 @@ struct tp_status {
 	char *error;            /* NULL when none */
 	char *save_path;
 	uint32_t owner;         /* uid */
+
+	/* Steering (SPEC section 8). */
+	char **labels;
+	size_t n_labels;
+	int queue_position;     /* -1: not in the download queue (seeding) */
+	bool queued;            /* waiting for a slot (max_active_*) */
+	bool sequential;
+	int64_t download_limit, upload_limit;   /* 0 = unlimited */
+	int64_t uploaded_bytes, downloaded_bytes; /* all-time */
+	double ratio;           /* uploaded / size */
+	double ratio_limit;     /* < 0: the daemon's default (null) */
+	int64_t seed_time_limit; /* < 0: the daemon's default (null) */
+	int64_t seeding_time;   /* seconds */
+	int64_t eta;            /* seconds; < 0: unknown (null) */
+	const char *stop_reason; /* static "ratio" / "seed_time", or NULL */
 };
 
 void tp_status_free(struct tp_status *st);           /* frees members only */

@@ -11,6 +11,7 @@
  * for a fixed time, so an answer leaves as soon as libtorrent has given it.
  */
 #include "engine.h"
+#include "engine_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -35,47 +36,6 @@
 #define ENGINE_BATCH 256
 /* How long SIGTERM waits for libtorrent to hand over resume data. */
 #define ENGINE_SHUTDOWN_SAVE_MS 10000
-
-struct engine {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t started_cond;
-
-	/* Shared with the main thread, under lock. */
-	struct engine_cmd *cmd_head, *cmd_tail;
-	struct engine_event *ev_head, *ev_tail;
-	bool stopping;
-	bool started;
-	struct blocklist *new_blocklist; /* waiting to be applied */
-	bool blocklist_changed;
-	char *start_err;
-
-	int cmd_fd;     /* eventfd: commands (or stop) waiting */
-	int ev_fd;      /* eventfd: events waiting */
-
-	/* Engine thread only after start. */
-	lts_session *lts;
-	int timer_fd;
-	int listen_port;
-	int64_t next_id;
-	char *listen;
-	char *download_dir;
-	char *state_dir;
-	bool dht, lsd, upnp;
-	bool pex, utp, tcp;
-	int encryption;
-	char *dht_bootstrap;
-	int tick_ms;
-	struct store *store;
-	struct idmap metas;        /* id -> struct store_meta * */
-	int resume_every;          /* ticks between periodic resume saves */
-	int ticks;
-	int resume_waiting;        /* resume requests not yet answered */
-	/* Events of a command batch wait here until the batch's state
-	 * changes are durable (store_sync), then leave together. */
-	bool holding;
-	struct engine_event *held_head, *held_tail;
-};
 
 static void eventfd_signal(int fd)
 {
@@ -110,6 +70,8 @@ void engine_cmd_free(struct engine_cmd *c)
 		free(c->peers[i]);
 	free(c->peers);
 	free(c->reason);
+	tp_tset_free(&c->tset);
+	tp_session_free(&c->session);
 	free(c);
 }
 
@@ -124,12 +86,14 @@ void engine_event_free(struct engine_event *ev)
 		free(ev->files[i]);
 	free(ev->files);
 	tp_status_free(&ev->status);
+	tp_session_free(&ev->session);
+	json_object_put(ev->detail);
 	free(ev);
 }
 
 /* Engine thread: hands an event to the main thread (at the end of the
  * batch when holding). */
-static void engine_emit(struct engine *e, struct engine_event *ev)
+void engine_emit(struct engine *e, struct engine_event *ev)
 {
 	if (e->holding) {
 		if (e->held_tail)
@@ -151,8 +115,8 @@ static void engine_emit(struct engine *e, struct engine_event *ev)
 		eventfd_signal(e->ev_fd);
 }
 
-static struct engine_event *engine_event_new(enum engine_event_type type,
-					     uint64_t seq)
+struct engine_event *engine_event_new(enum engine_event_type type,
+				      uint64_t seq)
 {
 	struct engine_event *ev = calloc(1, sizeof *ev);
 	if (!ev) {
@@ -170,7 +134,7 @@ static char *engine_strdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static void engine_status_copy(struct tp_status *dst,
+static void engine_status_copy(struct engine *e, struct tp_status *dst,
 			       const struct lts_status *src)
 {
 	dst->id = src->id;
@@ -187,14 +151,18 @@ static void engine_status_copy(struct tp_status *dst,
 	dst->seeds = src->seeds;
 	dst->error = engine_strdup(src->error);
 	dst->save_path = engine_strdup(src->save_path);
+	engine_steer_status(e, dst, src);
 }
 
 static void engine_on_status(void *ctx, const struct lts_status *st)
 {
 	struct engine *e = ctx;
+	/* A torrent the rules just paused gets a fresh status from them. */
+	if (engine_steer_rules(e, st))
+		return;
 	struct engine_event *ev = engine_event_new(EV_STATUS, 0);
 	ev->id = st->id;
-	engine_status_copy(&ev->status, st);
+	engine_status_copy(e, &ev->status, st);
 	engine_emit(e, ev);
 }
 
@@ -221,17 +189,17 @@ static void engine_push_status_ex(struct engine *e, int64_t id,
 	struct engine_event *ev = engine_event_new(EV_STATUS, 0);
 	ev->id = id;
 	ev->completed = completed;
-	engine_status_copy(&ev->status, &st);
+	engine_status_copy(e, &ev->status, &st);
 	lts_status_free(&st);
 	engine_emit(e, ev);
 }
 
-static void engine_push_status(struct engine *e, int64_t id, bool completed)
+void engine_push_status(struct engine *e, int64_t id, bool completed)
 {
 	engine_push_status_ex(e, id, completed, false);
 }
 
-static void engine_save_meta(struct engine *e, struct store_meta *m)
+void engine_save_meta(struct engine *e, struct store_meta *m)
 {
 	char *err = NULL;
 	if (store_save_meta(e->store, m, &err) < 0)
@@ -240,7 +208,7 @@ static void engine_save_meta(struct engine *e, struct store_meta *m)
 	free(err);
 }
 
-static void engine_request_resume(struct engine *e, int64_t id)
+void engine_request_resume(struct engine *e, int64_t id)
 {
 	e->resume_waiting += lts_save_resume_one(e->lts, id);
 }
@@ -256,6 +224,30 @@ static void engine_on_finished(void *ctx, int64_t id)
 	if (m && !m->complete) {
 		m->complete = true;
 		engine_save_meta(e, m);
+	}
+	/* Saved before it is announced: a crash after the hook ran must not
+	 * run it again. */
+	if (m && !m->hook_done) {
+		m->hook_done = true;
+		engine_save_meta(e, m);
+		store_sync(e->store);
+		struct engine_event *ev = engine_event_new(EV_COMPLETED, 0);
+		ev->id = id;
+		ev->owner = m->owner;
+		ev->name = engine_strdup(m->name);
+		ev->save_path = engine_strdup(m->save_path);
+		snprintf(ev->info_hash, sizeof ev->info_hash, "%s",
+			 m->info_hash ? m->info_hash : "");
+		size_t len = 1;
+		for (size_t i = 0; i < m->n_labels; i++)
+			len += strlen(m->labels[i]) + 1;
+		ev->reason = calloc(1, len);
+		for (size_t i = 0; ev->reason && i < m->n_labels; i++) {
+			if (i)
+				strcat(ev->reason, ",");
+			strcat(ev->reason, m->labels[i]);
+		}
+		engine_emit(e, ev);
 	}
 	engine_request_resume(e, id);
 	log_info("torrent %lld complete", (long long)id);
@@ -308,6 +300,8 @@ static const struct lts_sink engine_sink_proto = {
 	.metadata = engine_on_metadata,
 	.resume_data = engine_on_resume_data,
 	.resume_failed = engine_on_resume_failed,
+	.moved = engine_detail_moved,
+	.move_failed = engine_detail_move_failed,
 	.log = engine_on_log,
 };
 
@@ -329,6 +323,8 @@ static int engine_persist_new(struct engine *e, const struct engine_cmd *c,
 		*err = strdup("out of memory");
 		return -1;
 	}
+	store_meta_init(m);
+	engine_steer_new_meta(e, m, &c->tset);
 	m->id = ev->id;
 	m->owner = c->owner;
 	m->save_path = strdup(ev->save_path);
@@ -337,6 +333,8 @@ static int engine_persist_new(struct engine *e, const struct engine_cmd *c,
 	m->magnet = engine_strdup(c->magnet);
 	m->paused = c->paused;
 	m->complete = c->have_all;
+	/* Seeding what one has is no completion: no hook for it. */
+	m->hook_done = c->have_all;
 	if ((c->torrent && store_save_blob(e->store, m->id, "torrent",
 					   c->torrent, c->torrent_len, err) < 0) ||
 	    store_save_meta(e->store, m, err) < 0 ||
@@ -375,6 +373,10 @@ static void engine_do_create(struct engine *e, struct engine_cmd *c)
 		.paused = c->paused,
 		.peers = (const char *const *)c->peers,
 		.n_peers = c->n_peers,
+		.download_limit = (int)c->tset.download_limit,
+		.upload_limit = (int)c->tset.upload_limit,
+		.sequential = c->tset.sequential,
+		.pex = e->sess.pex,
 	};
 	struct lts_added added;
 	memset(&added, 0, sizeof added);
@@ -460,6 +462,8 @@ static void engine_do_control(struct engine *e, struct engine_cmd *c)
 	} else if (rc == 0 && m &&
 		   (c->type == ENG_PAUSE || c->type == ENG_RESUME)) {
 		m->paused = c->type == ENG_PAUSE;
+		if (c->type == ENG_RESUME)
+			engine_steer_resumed(e, m);
 		engine_save_meta(e, m);
 		engine_request_resume(e, c->id);
 	}
@@ -484,6 +488,19 @@ static void engine_do(struct engine *e, struct engine_cmd *c)
 	switch (c->type) {
 	case ENG_CREATE:
 		engine_do_create(e, c);
+		break;
+	case ENG_SET:
+		engine_steer_set(e, c);
+		break;
+	case ENG_SESSION:
+		engine_steer_session(e, c);
+		break;
+	case ENG_FILES:
+	case ENG_PEERS:
+	case ENG_TRACKERS:
+	case ENG_RECHECK:
+	case ENG_MOVE:
+		engine_detail(e, c);
 		break;
 	case ENG_FAIL: {
 		struct engine_event *ev = engine_event_new(EV_START_FAIL, c->seq);
@@ -530,6 +547,10 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 		.paused = m->paused,
 		.resume = res,
 		.resume_len = rlen,
+		.download_limit = (int)m->download_limit,
+		.upload_limit = (int)m->upload_limit,
+		.sequential = m->sequential,
+		.pex = e->sess.pex,
 	};
 	struct lts_added added;
 	memset(&added, 0, sizeof added);
@@ -584,15 +605,29 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 	return 0;
 }
 
+/* The download queue's order: libtorrent appends each torrent added, so
+ * adding them in their saved order brings the order back. */
+static int engine_cmp_queue(const void *a, const void *b)
+{
+	const struct store_meta *x = *(struct store_meta *const *)a;
+	const struct store_meta *y = *(struct store_meta *const *)b;
+	int64_t kx = x->queue_pos >= 0 ? x->queue_pos : INT32_MAX;
+	int64_t ky = y->queue_pos >= 0 ? y->queue_pos : INT32_MAX;
+	if (kx != ky)
+		return (kx > ky) - (kx < ky);
+	return (x->id > y->id) - (x->id < y->id);
+}
+
 static void engine_restore(struct engine *e)
 {
 	bool unclean = store_was_unclean(e->store);
 	if (unclean)
 		log_warn("the last run did not stop cleanly");
 	int64_t next = store_next_id(e->store);
-	size_t n = 0, ok = 0;
+	size_t n = 0, ok = 0, nm = 0;
 	int64_t *ids = store_list(e->store, &n);
-	for (size_t i = 0; i < n; i++) {
+	struct store_meta **metas = calloc(n + 1, sizeof *metas);
+	for (size_t i = 0; metas && i < n; i++) {
 		struct store_meta *m = calloc(1, sizeof *m);
 		char *err = NULL;
 		if (!m || store_load_meta(e->store, ids[i], m, &err) < 0) {
@@ -604,6 +639,14 @@ static void engine_restore(struct engine *e)
 		}
 		if (ids[i] >= next)
 			next = ids[i] + 1;
+		if (m->queue_pos >= e->queue_tail)
+			e->queue_tail = m->queue_pos + 1;
+		metas[nm++] = m;
+	}
+	if (metas)
+		qsort(metas, nm, sizeof *metas, engine_cmp_queue);
+	for (size_t i = 0; i < nm; i++) {
+		struct store_meta *m = metas[i];
 		if (engine_restore_one(e, m, unclean) < 0 ||
 		    idmap_put(&e->metas, m->id, m) < 0) {
 			store_meta_free(m);
@@ -622,6 +665,7 @@ static void engine_restore(struct engine *e)
 		engine_push_status(e, m->id, false);
 	}
 	free(ids);
+	free(metas);
 	if (next > e->next_id)
 		e->next_id = next;
 	if (n)
@@ -771,6 +815,7 @@ static int engine_open(struct engine *e, char **err)
 	e->listen_port = lts_listen_port(e->lts);
 	/* Before any torrent is restored, so no blocked peer gets in. */
 	engine_apply_new_blocklist(e);
+	engine_steer_open(e);
 	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (e->timer_fd < 0) {
 		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)
@@ -820,6 +865,7 @@ static void *engine_main(void *arg)
 			engine_drain(e);
 		if (pfd[2].revents) {
 			eventfd_clear(e->timer_fd);
+			engine_steer_tick(e);
 			lts_post_updates(e->lts);
 			if (++e->ticks >= e->resume_every) {
 				e->ticks = 0;
@@ -863,6 +909,8 @@ struct engine *engine_start(const struct engine_config *cfg, char **err)
 	e->tick_ms = cfg->tick_ms > 0 ? cfg->tick_ms : 1000;
 	e->next_id = 1;
 	e->state_dir = strdup(cfg->state_dir);
+	if (cfg->session)
+		tp_session_merge(&e->sess, cfg->session);
 	int interval = cfg->resume_interval_s > 0 ? cfg->resume_interval_s : 60;
 	e->resume_every = (int)((interval * 1000L + e->tick_ms - 1) / e->tick_ms);
 	if (e->cmd_fd < 0 || e->ev_fd < 0 ||
@@ -895,6 +943,7 @@ fail:
 	blocklist_free(e->new_blocklist);
 	free(e->new_blocklist);
 	store_close(e->store);
+	tp_session_free(&e->sess);
 	free(e);
 	return NULL;
 }
@@ -987,6 +1036,7 @@ void engine_stop(struct engine *e)
 	}
 	idmap_free(&e->metas);
 	store_close(e->store);
+	engine_steer_free(e);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->started_cond);
 	free(e);

@@ -27,6 +27,13 @@ enum engine_cmd_type {
 	ENG_PAUSE,
 	ENG_RESUME,
 	ENG_REANNOUNCE,
+	ENG_SET,         /* steer one torrent: tset */
+	ENG_SESSION,     /* session.has == 0: read the settings, else change */
+	ENG_FILES,       /* details of one torrent: EV_DETAIL */
+	ENG_PEERS,
+	ENG_TRACKERS,
+	ENG_RECHECK,     /* hash the data on disk again: EV_DONE */
+	ENG_MOVE,        /* save_dir: EV_DONE when started, then EV_MOVED */
 };
 
 struct engine_cmd {
@@ -47,6 +54,8 @@ struct engine_cmd {
 	size_t n_peers;
 
 	char *reason;              /* FAIL */
+	struct tp_tset tset;       /* SET; CREATE: the TP_TSET_AT_ADD fields */
+	struct tp_session session; /* SESSION */
 	struct engine_cmd *next;
 };
 
@@ -60,6 +69,13 @@ enum engine_event_type {
 	EV_RESTORED,     /* a torrent brought back from the state dir (seq 0):
 	                    id, owner, info_hash, name, save_path */
 	EV_LOADED,       /* every saved torrent is back (seq 0) */
+	EV_SESSION,      /* the daemon-wide settings now in force: session */
+	EV_DETAIL,       /* FILES/PEERS/TRACKERS: detail, a JSON array */
+	EV_MOVED,        /* a move ended (seq 0): id, save_path, or reason
+	                    when it failed and the data stayed */
+	EV_COMPLETED,    /* a download completed, once per torrent ever
+	                    (seq 0): id, name, info_hash, save_path, owner,
+	                    labels (comma-separated, in reason) */
 };
 
 struct engine_event {
@@ -72,10 +88,14 @@ struct engine_event {
 	char *save_path;
 	char *reason;
 	bool completed;            /* EV_STATUS sent because it just finished */
+	bool bad_request;          /* EV_FAILED: the request did not fit the
+	                              torrent (e.g. file_priorities' length) */
 	uint32_t owner;            /* EV_RESTORED */
 	char **files;              /* EV_DONE of a CLOSE with delete_files: */
 	size_t n_files;            /* its files, relative to save_path */
 	struct tp_status status;   /* EV_STATUS */
+	struct tp_session session; /* EV_SESSION */
+	json_object *detail;       /* EV_DETAIL (owned) */
 	struct engine_event *next;
 };
 
@@ -93,6 +113,9 @@ struct engine_config {
 	int tick_ms;
 	const char *state_dir;     /* absolute; where torrents persist */
 	int resume_interval_s;     /* how often changed resume data is saved */
+	/* The daemon-wide settings of the options and config; those changed
+	 * by session_set (STATE/session.json) win over them. */
+	const struct tp_session *session;
 };
 
 /* Starts the thread and its session.  NULL with *err if the session could

@@ -21,12 +21,14 @@
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
+#include <libtorrent/announce_entry.hpp>
 #include <libtorrent/extensions.hpp>
 #include <libtorrent/extensions/smart_ban.hpp>
 #include <libtorrent/extensions/ut_metadata.hpp>
 #include <libtorrent/extensions/ut_pex.hpp>
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/magnet_uri.hpp>
+#include <libtorrent/peer_info.hpp>
 #include <libtorrent/posix_disk_io.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
@@ -40,6 +42,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <stdexcept>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -271,7 +275,22 @@ void lts_fill_status(lt::torrent_status const &ts, int64_t id,
 	out->id = id;
 	lts_copy_hex(out->info_hash, hex);
 	out->state = lts_state_name(ts);
-	out->paused = static_cast<bool>(ts.flags & lt::torrent_flags::paused);
+	bool paused = static_cast<bool>(ts.flags & lt::torrent_flags::paused);
+	bool managed = static_cast<bool>(ts.flags & lt::torrent_flags::auto_managed);
+	/* An auto-managed torrent is paused only by the queue. */
+	out->paused = paused && !managed;
+	out->queued = paused && managed;
+	out->queue_position = static_cast<int>(ts.queue_position);
+	out->sequential = static_cast<bool>(
+		ts.flags & lt::torrent_flags::sequential_download);
+	out->uploaded = ts.all_time_upload;
+	out->downloaded = ts.all_time_download;
+	/* torrent_status::total stays 0 unless accurate counters are asked
+	 * for; without skipped files the wanted bytes are the size. */
+	out->size = ts.total > ts.total_wanted ? ts.total : ts.total_wanted;
+	out->seeding_time = static_cast<int64_t>(
+		std::chrono::duration_cast<std::chrono::seconds>(ts.seeding_duration)
+			.count());
 	out->progress = ts.progress;
 	out->done_bytes = ts.total_wanted_done;
 	out->total_bytes = ts.total_wanted;
@@ -279,6 +298,59 @@ void lts_fill_status(lt::torrent_status const &ts, int64_t id,
 	out->up_rate = ts.upload_payload_rate;
 	out->peers = ts.num_peers;
 	out->seeds = ts.num_seeds;
+}
+
+/* The transports and encryption, set at start and again by session_set
+ * (lts_apply_limits), so that both follow the same rules. */
+static void lts_net_settings(lt::settings_pack &sp, int encryption, bool utp,
+			     bool tcp)
+{
+	/* uTP is accepted from every peer that dials it, but tpd itself
+	 * dials TCP (uTP only when TCP is off).  libtorrent would dial uTP
+	 * first; measured on six namespace hosts with 100 Mbit/s tbf links
+	 * (1 seeder, 5 leechers, 256 MiB), that took 65-68 s where dialling
+	 * TCP took 37-42 s and aria2c 40-46 s (the link bound is 21.5 s):
+	 * uTP's congestion control backs off on a shaped link, which is its
+	 * purpose and costs the swarm a third of its speed.  Unshaped, both
+	 * are fast (64 MiB between two hosts: TCP 0.6 s, uTP 0.6-1.7 s).
+	 * What is lost: dialling a peer that only answers uTP. */
+	sp.set_bool(lt::settings_pack::enable_outgoing_utp,
+		    utp && !tcp);
+	sp.set_bool(lt::settings_pack::enable_incoming_utp, utp);
+	sp.set_bool(lt::settings_pack::enable_outgoing_tcp, tcp);
+	sp.set_bool(lt::settings_pack::enable_incoming_tcp, tcp);
+	switch (encryption) {
+	case LTS_ENC_REQUIRE:
+		/* Only the encrypted handshake, and RC4 on the stream too:
+		 * what a user asking for encryption expects. */
+		sp.set_int(lt::settings_pack::out_enc_policy,
+			   lt::settings_pack::pe_forced);
+		sp.set_int(lt::settings_pack::in_enc_policy,
+			   lt::settings_pack::pe_forced);
+		sp.set_int(lt::settings_pack::allowed_enc_level,
+			   lt::settings_pack::pe_rc4);
+		sp.set_bool(lt::settings_pack::prefer_rc4, true);
+		break;
+	case LTS_ENC_DISABLE:
+		sp.set_int(lt::settings_pack::out_enc_policy,
+			   lt::settings_pack::pe_disabled);
+		sp.set_int(lt::settings_pack::in_enc_policy,
+			   lt::settings_pack::pe_disabled);
+		sp.set_bool(lt::settings_pack::prefer_rc4, false);
+		break;
+	default:
+		/* Encrypted handshake first, plaintext peers still welcome;
+		 * the payload may stay plain (RC4 costs CPU and buys little
+		 * once the handshake is obfuscated). */
+		sp.set_int(lt::settings_pack::out_enc_policy,
+			   lt::settings_pack::pe_enabled);
+		sp.set_int(lt::settings_pack::in_enc_policy,
+			   lt::settings_pack::pe_enabled);
+		sp.set_int(lt::settings_pack::allowed_enc_level,
+			   lt::settings_pack::pe_both);
+		sp.set_bool(lt::settings_pack::prefer_rc4, false);
+		break;
+	}
 }
 
 lt::settings_pack lts_settings(struct lts_config const *cfg)
@@ -300,27 +372,15 @@ lt::settings_pack lts_settings(struct lts_config const *cfg)
 	sp.set_int(lt::settings_pack::alert_queue_size,
 		   cfg->alert_queue_size > 0 ? cfg->alert_queue_size
 					     : LTS_DEFAULT_ALERT_QUEUE);
-	int active = cfg->active_limit > 0 ? cfg->active_limit
-					   : LTS_DEFAULT_ACTIVE_LIMIT;
-	sp.set_int(lt::settings_pack::active_downloads, active);
-	sp.set_int(lt::settings_pack::active_seeds, active);
-	sp.set_int(lt::settings_pack::active_limit, active);
+	/* The queue's slots come with lts_apply_limits; until then nothing
+	 * waits.  Slow torrents count like the others, so the queue is the
+	 * plain first-in-first-out people expect (SPEC section 8). */
+	sp.set_int(lt::settings_pack::active_downloads, LTS_DEFAULT_ACTIVE_LIMIT);
+	sp.set_int(lt::settings_pack::active_seeds, LTS_DEFAULT_ACTIVE_LIMIT);
+	sp.set_int(lt::settings_pack::active_limit, LTS_DEFAULT_ACTIVE_LIMIT);
+	sp.set_bool(lt::settings_pack::dont_count_slow_torrents, false);
 	sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip,
 		    cfg->multi_conn_per_ip);
-	/* uTP is accepted from every peer that dials it, but tpd itself
-	 * dials TCP (uTP only when TCP is off).  libtorrent would dial uTP
-	 * first; measured on six namespace hosts with 100 Mbit/s tbf links
-	 * (1 seeder, 5 leechers, 256 MiB), that took 65-68 s where dialling
-	 * TCP took 37-42 s and aria2c 40-46 s (the link bound is 21.5 s):
-	 * uTP's congestion control backs off on a shaped link, which is its
-	 * purpose and costs the swarm a third of its speed.  Unshaped, both
-	 * are fast (64 MiB between two hosts: TCP 0.6 s, uTP 0.6-1.7 s).
-	 * What is lost: dialling a peer that only answers uTP. */
-	sp.set_bool(lt::settings_pack::enable_outgoing_utp,
-		    !cfg->no_utp && cfg->no_tcp);
-	sp.set_bool(lt::settings_pack::enable_incoming_utp, !cfg->no_utp);
-	sp.set_bool(lt::settings_pack::enable_outgoing_tcp, !cfg->no_tcp);
-	sp.set_bool(lt::settings_pack::enable_incoming_tcp, !cfg->no_tcp);
 	/* With TCP and uTP peers at once, under a rate limit: uTP's
 	 * congestion control (LEDBAT) yields to TCP by design.  prefer_tcp
 	 * leaves the TCP peers free and lets uTP take what is left, which
@@ -339,36 +399,7 @@ lt::settings_pack lts_settings(struct lts_config const *cfg)
 		sp.set_int(lt::settings_pack::recv_socket_buffer_size,
 			   cfg->socket_buffer);
 	}
-	switch (cfg->encryption) {
-	case LTS_ENC_REQUIRE:
-		/* Only the encrypted handshake, and RC4 on the stream too:
-		 * what a user asking for encryption expects. */
-		sp.set_int(lt::settings_pack::out_enc_policy,
-			   lt::settings_pack::pe_forced);
-		sp.set_int(lt::settings_pack::in_enc_policy,
-			   lt::settings_pack::pe_forced);
-		sp.set_int(lt::settings_pack::allowed_enc_level,
-			   lt::settings_pack::pe_rc4);
-		sp.set_bool(lt::settings_pack::prefer_rc4, true);
-		break;
-	case LTS_ENC_DISABLE:
-		sp.set_int(lt::settings_pack::out_enc_policy,
-			   lt::settings_pack::pe_disabled);
-		sp.set_int(lt::settings_pack::in_enc_policy,
-			   lt::settings_pack::pe_disabled);
-		break;
-	default:
-		/* Encrypted handshake first, plaintext peers still welcome;
-		 * the payload may stay plain (RC4 costs CPU and buys little
-		 * once the handshake is obfuscated). */
-		sp.set_int(lt::settings_pack::out_enc_policy,
-			   lt::settings_pack::pe_enabled);
-		sp.set_int(lt::settings_pack::in_enc_policy,
-			   lt::settings_pack::pe_enabled);
-		sp.set_int(lt::settings_pack::allowed_enc_level,
-			   lt::settings_pack::pe_both);
-		break;
-	}
+	lts_net_settings(sp, cfg->encryption, !cfg->no_utp, !cfg->no_tcp);
 	if (cfg->dht_bootstrap != nullptr)
 		sp.set_str(lt::settings_pack::dht_bootstrap_nodes,
 			   cfg->dht_bootstrap);
@@ -490,9 +521,20 @@ bool lts_build_params(struct lts_add const *p, lt::add_torrent_params &atp,
 		atp.have_pieces.clear();
 		atp.have_pieces.resize(atp.ti->num_pieces(), true);
 	}
-	atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+	atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused
+		       | lt::torrent_flags::sequential_download
+		       | lt::torrent_flags::disable_pex);
+	/* Paused by a person: out of the queue; else the queue decides. */
 	if (p->paused)
 		atp.flags |= lt::torrent_flags::paused;
+	else
+		atp.flags |= lt::torrent_flags::auto_managed;
+	if (p->sequential)
+		atp.flags |= lt::torrent_flags::sequential_download;
+	if (!p->pex)
+		atp.flags |= lt::torrent_flags::disable_pex;
+	atp.download_limit = p->download_limit > 0 ? p->download_limit : -1;
+	atp.upload_limit = p->upload_limit > 0 ? p->upload_limit : -1;
 	atp.flags |= lt::torrent_flags::duplicate_is_error;
 	return true;
 }
@@ -601,6 +643,15 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 			sink->metadata(sink->ctx, id);
 	} else if (auto *sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
 		lts_on_resume(sink, id, sr);
+	} else if (auto *sm = lt::alert_cast<lt::storage_moved_alert>(a)) {
+		if (sink->moved)
+			sink->moved(sink->ctx, id, sm->storage_path());
+	} else if (auto *smf = lt::alert_cast<lt::storage_moved_failed_alert>(a)) {
+		std::string why = smf->error.message();
+		if (smf->file_path() != nullptr && *smf->file_path())
+			why += std::string(" (") + smf->file_path() + ")";
+		if (sink->move_failed)
+			sink->move_failed(sink->ctx, id, why.c_str());
 	} else if (auto *sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
 		if (sink->resume_failed)
 			sink->resume_failed(sink->ctx, id, sf->error.message().c_str());
@@ -659,6 +710,19 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 		lt::session_params params(lts_settings(cfg), lts_plugins(cfg));
 		params.disk_io_constructor = lt::posix_disk_io_constructor;
 		s->ses = std::make_unique<lt::session>(std::move(params));
+		/* libtorrent puts LAN and loopback peers in an unlimited
+		 * class; a user's limit means every peer, so every address
+		 * goes to the global class alone. */
+		lt::ip_filter pcf;
+		pcf.add_rule(lt::make_address("0.0.0.0"),
+			     lt::make_address("255.255.255.255"),
+			     1u << static_cast<std::uint32_t>(
+				     lt::session::global_peer_class_id));
+		pcf.add_rule(lt::make_address("::"),
+			     lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+			     1u << static_cast<std::uint32_t>(
+				     lt::session::global_peer_class_id));
+		s->ses->set_peer_class_filter(pcf);
 		int efd = s->efd;
 		s->ses->set_alert_notify([efd] { lts_notify(efd); });
 		/* The notifier fires only on empty -> non-empty; alerts queued
@@ -830,8 +894,149 @@ int lts_pause(lts_session *s, int64_t id, char **err)
 int lts_resume(lts_session *s, int64_t id, char **err)
 {
 	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
-		h.unset_flags(lt::torrent_flags::auto_managed);
+		h.set_flags(lt::torrent_flags::auto_managed);
 		h.resume();
+	});
+}
+
+int lts_set_limits(lts_session *s, int64_t id, int download, int upload,
+		   char **err)
+{
+	return lts_with_handle(s, id, err, [=](lt::torrent_handle &h) {
+		h.set_download_limit(download > 0 ? download : -1);
+		h.set_upload_limit(upload > 0 ? upload : -1);
+	});
+}
+
+int lts_set_sequential(lts_session *s, int64_t id, bool on, char **err)
+{
+	return lts_with_handle(s, id, err, [=](lt::torrent_handle &h) {
+		if (on)
+			h.set_flags(lt::torrent_flags::sequential_download);
+		else
+			h.unset_flags(lt::torrent_flags::sequential_download);
+	});
+}
+
+int lts_queue_move(lts_session *s, int64_t id, int move, int pos, char **err)
+{
+	return lts_with_handle(s, id, err, [=](lt::torrent_handle &h) {
+		switch (move) {
+		case 1: h.queue_position_top(); break;
+		case 2: h.queue_position_up(); break;
+		case 3: h.queue_position_down(); break;
+		case 4: h.queue_position_bottom(); break;
+		default: h.queue_position_set(lt::queue_position_t{pos}); break;
+		}
+	});
+}
+
+int lts_queue_position(lts_session *s, int64_t id)
+{
+	int pos = -1;
+	lts_with_handle(s, id, nullptr, [&](lt::torrent_handle &h) {
+		pos = static_cast<int>(h.queue_position());
+	});
+	return pos;
+}
+
+int lts_set_file_priorities(lts_session *s, int64_t id, const int *prio,
+			    size_t n, char **err)
+{
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::shared_ptr<const lt::torrent_info> ti = h.torrent_file();
+		if (ti == nullptr)
+			throw std::runtime_error(
+				"the torrent has no metadata yet, so no files");
+		lt::file_storage const &fs = ti->files();
+		std::vector<lt::download_priority_t> v(
+			static_cast<size_t>(fs.num_files()), lt::dont_download);
+		size_t k = 0;
+		for (lt::file_index_t i : fs.file_range()) {
+			if (fs.pad_file_at(i))
+				continue;
+			if (k < n)
+				v[static_cast<size_t>(static_cast<int>(i))] =
+					lt::download_priority_t(
+						static_cast<std::uint8_t>(prio[k]));
+			k++;
+		}
+		if (k != n)
+			throw std::runtime_error(
+				"file_priorities has " + std::to_string(n)
+				+ " entries but the torrent has "
+				+ std::to_string(k) + " files");
+		h.prioritize_files(v);
+	});
+}
+
+int lts_edit_trackers(lts_session *s, int64_t id, const char *const *add,
+		      size_t n_add, const char *const *remove,
+		      size_t n_remove, char **err)
+{
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::vector<lt::announce_entry> cur = h.trackers();
+		std::vector<lt::announce_entry> out;
+		for (auto const &ae : cur) {
+			bool drop = false;
+			for (size_t i = 0; i < n_remove; i++)
+				drop = drop || ae.url == remove[i];
+			if (!drop)
+				out.push_back(ae);
+		}
+		for (size_t i = 0; i < n_add; i++) {
+			bool have = false;
+			for (auto const &ae : out)
+				have = have || ae.url == add[i];
+			if (have)
+				continue;
+			lt::announce_entry ae(add[i]);
+			ae.tier = static_cast<std::uint8_t>(out.size() < 255
+							    ? out.size() : 255);
+			out.push_back(ae);
+		}
+		h.replace_trackers(out);
+	});
+}
+
+int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err)
+{
+	try {
+		lt::settings_pack sp;
+		sp.set_int(lt::settings_pack::download_rate_limit,
+			   l->download_rate > 0 ? l->download_rate : 0);
+		sp.set_int(lt::settings_pack::upload_rate_limit,
+			   l->upload_rate > 0 ? l->upload_rate : 0);
+		sp.set_int(lt::settings_pack::active_downloads,
+			   l->active_downloads);
+		sp.set_int(lt::settings_pack::active_seeds, l->active_seeds);
+		sp.set_int(lt::settings_pack::active_limit,
+			   l->active_downloads + l->active_seeds);
+		lts_net_settings(sp, l->encryption, l->utp, l->tcp);
+		sp.set_bool(lt::settings_pack::enable_dht, l->dht);
+		sp.set_bool(lt::settings_pack::enable_lsd, l->lsd);
+		s->ses->apply_settings(std::move(sp));
+		for (auto &kv : s->by_id) {
+			if (l->pex)
+				kv.second.handle.unset_flags(
+					lt::torrent_flags::disable_pex);
+			else
+				kv.second.handle.set_flags(
+					lt::torrent_flags::disable_pex);
+		}
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
+}
+
+int lts_move(lts_session *s, int64_t id, const char *save_path, char **err)
+{
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		h.move_storage(save_path, lt::move_flags_t::fail_if_exist);
 	});
 }
 
@@ -929,6 +1134,148 @@ int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
 		lts_set_unknown(err);
 	}
 	return -1;
+}
+
+int lts_file_info(lts_session *s, int64_t id, struct lts_file_info **out,
+		  size_t *n, char **err)
+{
+	*out = nullptr;
+	*n = 0;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::shared_ptr<const lt::torrent_info> ti = h.torrent_file();
+		if (ti == nullptr)
+			return; /* a magnet without metadata has no files yet */
+		lt::file_storage const &fs = ti->files();
+		std::vector<std::int64_t> prog;
+		h.file_progress(prog, lt::torrent_handle::piece_granularity);
+		std::vector<lt::download_priority_t> prio = h.get_file_priorities();
+		auto *v = static_cast<struct lts_file_info *>(
+			calloc(static_cast<size_t>(fs.num_files()) + 1,
+			       sizeof(struct lts_file_info)));
+		if (v == nullptr)
+			throw std::bad_alloc();
+		size_t k = 0;
+		for (lt::file_index_t i : fs.file_range()) {
+			if (fs.pad_file_at(i))
+				continue;
+			size_t x = static_cast<size_t>(static_cast<int>(i));
+			v[k].path = lts_dup(fs.file_path(i));
+			v[k].size = fs.file_size(i);
+			v[k].done = x < prog.size() ? prog[x] : 0;
+			v[k].priority = x < prio.size()
+				? static_cast<int>(static_cast<std::uint8_t>(prio[x]))
+				: 4;
+			k++;
+		}
+		*out = v;
+		*n = k;
+	});
+}
+
+void lts_file_info_free(struct lts_file_info *v, size_t n)
+{
+	for (size_t i = 0; v != nullptr && i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+int lts_peer_info(lts_session *s, int64_t id, struct lts_peer_info **out,
+		  size_t *n, char **err)
+{
+	*out = nullptr;
+	*n = 0;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::vector<lt::peer_info> peers;
+		h.get_peer_info(peers);
+		auto *v = static_cast<struct lts_peer_info *>(
+			calloc(peers.size() + 1, sizeof(struct lts_peer_info)));
+		if (v == nullptr)
+			throw std::bad_alloc();
+		size_t k = 0;
+		for (auto const &pi : peers) {
+			lt::address a = pi.ip.address();
+			std::string host = a.to_string();
+			if (a.is_v6())
+				host = "[" + host + "]";
+			snprintf(v[k].address, sizeof v[k].address, "%s:%u",
+				 host.c_str(), static_cast<unsigned>(pi.ip.port()));
+			v[k].client = lts_dup(pi.client);
+			v[k].down_rate = pi.payload_down_speed;
+			v[k].up_rate = pi.payload_up_speed;
+			v[k].progress = pi.progress;
+			v[k].encrypted = static_cast<bool>(
+				pi.flags & (lt::peer_info::rc4_encrypted
+					    | lt::peer_info::plaintext_encrypted));
+			v[k].utp = static_cast<bool>(pi.flags & lt::peer_info::utp_socket);
+			k++;
+		}
+		*out = v;
+		*n = k;
+	});
+}
+
+void lts_peer_info_free(struct lts_peer_info *v, size_t n)
+{
+	for (size_t i = 0; v != nullptr && i < n; i++)
+		free(v[i].client);
+	free(v);
+}
+
+int lts_tracker_info(lts_session *s, int64_t id,
+		     struct lts_tracker_info **out, size_t *n, char **err)
+{
+	*out = nullptr;
+	*n = 0;
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		std::vector<lt::announce_entry> trs = h.trackers();
+		auto *v = static_cast<struct lts_tracker_info *>(
+			calloc(trs.size() + 1, sizeof(struct lts_tracker_info)));
+		if (v == nullptr)
+			throw std::bad_alloc();
+		size_t k = 0;
+		for (auto const &ae : trs) {
+			struct lts_tracker_info &t = v[k++];
+			t.url = lts_dup(ae.url);
+			t.tier = ae.tier;
+			t.status = "not contacted";
+			t.seeders = t.leechers = -1;
+			std::string msg;
+			/* One entry per listen socket and protocol; the best
+			 * news wins: working over updating over error. */
+			int rank = 0;
+			for (auto const &ep : ae.endpoints)
+				for (auto const &ih : ep.info_hashes) {
+					int r = ih.updating ? 2
+						: ih.last_error ? 1
+						: ih.start_sent ? 3 : 0;
+					if (r > rank) {
+						rank = r;
+						t.status = r == 3 ? "working"
+							 : r == 2 ? "updating"
+								  : "error";
+						msg = ih.last_error
+							? ih.last_error.message()
+							: ih.message;
+					}
+					if (ih.scrape_complete > t.seeders)
+						t.seeders = ih.scrape_complete;
+					if (ih.scrape_incomplete > t.leechers)
+						t.leechers = ih.scrape_incomplete;
+				}
+			t.message = lts_dup(msg);
+		}
+		*out = v;
+		*n = k;
+	});
+}
+
+void lts_tracker_info_free(struct lts_tracker_info *v, size_t n)
+{
+	for (size_t i = 0; v != nullptr && i < n; i++) {
+		free(v[i].url);
+		free(v[i].message);
+	}
+	free(v);
 }
 
 int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,

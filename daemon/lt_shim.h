@@ -38,15 +38,26 @@ struct lts_config {
 	const char *dht_bootstrap; /* "HOST:PORT,..."; NULL = libtorrent's */
 	int socket_buffer;       /* send/receive socket buffers; 0 = the OS's */
 	int alert_queue_size;    /* 0 = shim default (100000) */
-	int active_limit;        /* auto-manage ceilings; 0 = shim default (huge) */
 	bool multi_conn_per_ip;  /* allow_multiple_connections_per_ip: for a
 	                            daemon on loopback, where every peer shares
 	                            one address */
 	const char *user_agent;  /* NULL = "tpd/VERSION" */
 };
 
+/* What the engine steers daemon-wide (SPEC section 8). */
+struct lts_limits {
+	int download_rate, upload_rate;  /* bytes/s now in force; 0 unlimited */
+	int active_downloads, active_seeds; /* the queue's slots */
+	int encryption;                  /* enum lts_encryption */
+	bool dht, lsd, utp, pex;
+	bool tcp;                        /* false only with --no-tcp */
+};
+/* Applies them (asynchronously; takes effect within a second). */
+int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err);
+
 /* Creates the session (POSIX disk I/O backend, not mmap), installs the
- * alert notifier.  NULL on failure with *err set. */
+ * alert notifier.  NULL on failure with *err set.  Every peer, local
+ * ones included, is put in the rate-limited global peer class. */
 lts_session *lts_new(const struct lts_config *cfg, char **err);
 /* Aborts the session and waits for libtorrent's threads to finish. */
 void lts_free(lts_session *s);
@@ -77,6 +88,9 @@ struct lts_add {
 	size_t resume_len;
 	const char *const *peers;      /* "HOST:PORT" to connect to at once */
 	size_t n_peers;
+	int download_limit, upload_limit; /* bytes/s, 0 = unlimited */
+	bool sequential;
+	bool pex;                      /* false: ut_pex off for this torrent */
 };
 
 enum lts_add_result { LTS_ADD_OK = 0, LTS_ADD_DUPLICATE = 1, LTS_ADD_FAIL = -1 };
@@ -87,8 +101,9 @@ struct lts_added {
 	int64_t existing_id;                  /* LTS_ADD_DUPLICATE: who has it */
 };
 
-/* Adds a torrent (blocking until libtorrent accepted or refused it), started
- * at once unless paused, not auto-managed.  Duplicate info-hash gives
+/* Adds a torrent (blocking until libtorrent accepted or refused it):
+ * paused and not auto-managed when paused, else auto-managed, so the
+ * queue (active_downloads / active_seeds) decides when it runs.  Duplicate info-hash gives
  * LTS_ADD_DUPLICATE with existing_id.  LTS_ADD_FAIL sets *err to
  * libtorrent's reason ("not a valid bencoded torrent: ..."). */
 enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,
@@ -97,9 +112,31 @@ void lts_added_free(struct lts_added *a);
 
 /* 0 on success, -1 with *err (e.g. "no such torrent"). */
 int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err);
+/* Pause takes the torrent out of the queue; resume puts it back in (it
+ * runs when the queue has a slot for it). */
 int lts_pause(lts_session *s, int64_t id, char **err);
 int lts_resume(lts_session *s, int64_t id, char **err);
+
+/* Steering one torrent; each 0 or -1 with *err. */
+int lts_set_limits(lts_session *s, int64_t id, int download, int upload,
+		   char **err);
+int lts_set_sequential(lts_session *s, int64_t id, bool on, char **err);
+/* move: 0 to position pos, 1 top, 2 up, 3 down, 4 bottom. */
+int lts_queue_move(lts_session *s, int64_t id, int move, int pos,
+		   char **err);
+/* The torrent's place in the download queue, -1 when not queued there. */
+int lts_queue_position(lts_session *s, int64_t id);
+/* One priority (0..7) per file as lts_files lists them (pad files left
+ * out); n must match. */
+int lts_set_file_priorities(lts_session *s, int64_t id, const int *prio,
+			    size_t n, char **err);
+int lts_edit_trackers(lts_session *s, int64_t id, const char *const *add,
+		      size_t n_add, const char *const *remove,
+		      size_t n_remove, char **err);
 int lts_reannounce(lts_session *s, int64_t id, char **err);
+/* Starts moving the data to save_path (never over files already there);
+ * the end comes through the sink's moved or move_failed. */
+int lts_move(lts_session *s, int64_t id, const char *save_path, char **err);
 /* Hashes the data on disk again (after a crash, the resume data may
  * predate pieces that were verified and written since). */
 int lts_force_recheck(lts_session *s, int64_t id, char **err);
@@ -120,6 +157,12 @@ struct lts_status {
 	int peers, seeds;
 	char *error;               /* malloc'd or NULL */
 	char *save_path;           /* malloc'd */
+	bool queued;               /* paused by the queue, not by a person */
+	int queue_position;        /* -1 when not in the download queue */
+	bool sequential;
+	int64_t uploaded, downloaded; /* all-time payload bytes */
+	int64_t size;              /* the whole torrent, wanted or not */
+	int64_t seeding_time;      /* seconds */
 };
 void lts_status_free(struct lts_status *st); /* members only */
 
@@ -128,6 +171,41 @@ void lts_status_free(struct lts_status *st); /* members only */
  * metadata.  0 or -1 (*err). */
 int lts_files(lts_session *s, int64_t id, char ***paths, size_t *n,
 	      char **err);
+
+/* Details asked for by a patron (files, peers, trackers): blocking
+ * calls, each 0 with a malloc'd array or -1 with *err.  Free the arrays
+ * with the matching _free function. */
+struct lts_file_info {
+	char *path;            /* relative to the save path */
+	int64_t size, done;    /* bytes */
+	int priority;          /* 0 skip .. 7 high */
+};
+int lts_file_info(lts_session *s, int64_t id, struct lts_file_info **out,
+		  size_t *n, char **err);
+void lts_file_info_free(struct lts_file_info *v, size_t n);
+
+struct lts_peer_info {
+	char address[64];      /* "IP:PORT", "[IPv6]:PORT" */
+	char *client;
+	int64_t down_rate, up_rate;
+	double progress;
+	bool encrypted, utp;
+};
+int lts_peer_info(lts_session *s, int64_t id, struct lts_peer_info **out,
+		  size_t *n, char **err);
+void lts_peer_info_free(struct lts_peer_info *v, size_t n);
+
+struct lts_tracker_info {
+	char *url;
+	int tier;
+	const char *status;    /* static: "working", "updating", "error",
+	                          "not contacted" */
+	char *message;         /* last error or tracker message; may be "" */
+	int seeders, leechers; /* from the last scrape or announce; -1 unknown */
+};
+int lts_tracker_info(lts_session *s, int64_t id,
+		     struct lts_tracker_info **out, size_t *n, char **err);
+void lts_tracker_info_free(struct lts_tracker_info *v, size_t n);
 
 /* Blocking status of one torrent; 0 or -1 (*err). */
 int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
@@ -154,6 +232,8 @@ struct lts_sink {
 	void (*resume_data)(void *ctx, int64_t id, const unsigned char *buf,
 			    size_t len);
 	void (*resume_failed)(void *ctx, int64_t id, const char *reason);
+	void (*moved)(void *ctx, int64_t id, const char *save_path);
+	void (*move_failed)(void *ctx, int64_t id, const char *reason);
 	/* Any other notable event (tracker error, file error, dropped alerts),
 	 * already formatted; level: 0 error, 1 warn, 2 info, 3 debug. */
 	void (*log)(void *ctx, int level, int64_t id, const char *msg);

@@ -25,7 +25,9 @@
 #include "engine.h"
 #include "log.h"
 #include "options.h"
+#include "hook.h"
 #include "peernet.h"
+#include "watchdir.h"
 #include "server.h"
 #include "service.h"
 #include "worker.h"
@@ -44,6 +46,7 @@ struct tpd {
 	struct workers *work;   /* reading .torrent files, hashing */
 	struct workers *fetch;  /* URL fetches */
 	struct service *svc;
+	struct watchdir *watch; /* --watch-dir, or NULL */
 	int sig_fd;
 	int status_fd;
 };
@@ -277,6 +280,29 @@ static void main_on_signal(void *ctx)
 	}
 }
 
+static void main_on_watched(void *ctx, const char *path, bool added)
+{
+	struct tpd *t = ctx;
+	if (t->watch)
+		watchdir_done(t->watch, path, added);
+}
+
+static void main_on_completed(void *ctx, const struct engine_event *ev)
+{
+	struct tpd *t = ctx;
+	if (!t->opt.on_complete)
+		return;
+	struct hook_torrent ht = {
+		.id = ev->id,
+		.name = ev->name,
+		.info_hash = ev->info_hash,
+		.dir = ev->save_path,
+		.labels = ev->reason,
+		.owner = ev->owner,
+	};
+	hook_run(t->opt.on_complete, t->opt.hook_timeout, &ht);
+}
+
 static void main_on_loaded(void *ctx)
 {
 	struct tpd *t = ctx;
@@ -434,7 +460,10 @@ int main(int argc, char **argv)
 			log_warn("%s", advice);
 		free(advice);
 	}
+	struct tp_session ses;
+	options_session(&t.opt, &ses);
 	struct engine_config ec = {
+		.session = &ses,
 		.listen = t.opt.listen,
 		.download_dir = t.opt.download_dir,
 		.dht = t.opt.dht,
@@ -451,6 +480,7 @@ int main(int argc, char **argv)
 		.resume_interval_s = t.opt.resume_interval,
 	};
 	t.eng = engine_start(&ec, &err);
+	tp_session_free(&ses);
 	if (!t.eng) {
 		log_error("cannot start libtorrent: %s", err ? err : "?");
 		goto out;
@@ -489,6 +519,8 @@ int main(int argc, char **argv)
 		.work = service_to_workers,
 		.access = service_access,
 		.loaded = main_on_loaded,
+		.watched = main_on_watched,
+		.completed = main_on_completed,
 	};
 	t.svc = service_new(&svcc, &io);
 	if (!t.svc)
@@ -500,6 +532,19 @@ int main(int argc, char **argv)
 	    server_watch_fd(t.srv, t.sig_fd, main_on_signal, &t) < 0) {
 		log_error("cannot watch internal descriptors");
 		goto out;
+	}
+	if (t.opt.watch_dir) {
+		t.watch = watchdir_open(t.opt.watch_dir, t.svc, &err);
+		if (!t.watch ||
+		    server_watch_fd(t.srv, watchdir_inotify_fd(t.watch),
+				    watchdir_on_inotify, t.watch) < 0 ||
+		    server_watch_fd(t.srv, watchdir_timer_fd(t.watch),
+				    watchdir_on_timer, t.watch) < 0) {
+			log_error("%s", err ? err : "cannot watch the watch directory");
+			goto out;
+		}
+		/* Files dropped while tpd was down. */
+		watchdir_scan(t.watch);
 	}
 	if (getenv("NOTIFY_SOCKET")) {
 		t.status_fd = timerfd_create(CLOCK_MONOTONIC,
@@ -529,6 +574,7 @@ out:
 	workers_stop(t.work);
 	workers_stop(t.fetch);
 	service_free(t.svc);
+	watchdir_free(t.watch);
 	if (t.sig_fd >= 0)
 		close(t.sig_fd);
 	if (t.status_fd >= 0)

@@ -19,12 +19,15 @@
 #include "log.h"
 #include "peernet.h"
 #include "proto.h"
+#include "rate.h"
+#include "schedule.h"
 
 /* OT_LIST: a comma-separated list; given again in the same source (the
  * command line, or the config file) it appends, so the command line's
  * --listen replaces the config file's list instead of adding to it. */
 enum opt_type { OT_STR, OT_INT, OT_SIZE, OT_BOOL, OT_NOBOOL, OT_MODE,
-		OT_LEVEL, OT_LONG, OT_LIST, OT_ENC };
+		OT_LEVEL, OT_LONG, OT_LIST, OT_ENC, OT_RATE, OT_DURATION,
+		OT_RATIO, OT_SCHEDULE, OT_COUNT };
 
 static const char *const opt_enc_names[] = {
 	[TPD_ENC_PREFER] = "prefer",
@@ -39,65 +42,101 @@ struct opt_def {
 	size_t offset;
 	const char *arg;
 	const char *help;
+	/* The default, as it would be typed: options_defaults() sets it and
+	 * the help text shows it, so the two cannot disagree.  NULL for the
+	 * older options whose defaults are set in code. */
+	const char *dflt;
 };
 
 #define OFF(f) offsetof(struct tpd_options, f)
 #define OPT_SIZE_MAX (1ull << 40)
 
 static const struct opt_def opt_table[] = {
-	{"socket", 's', OT_STR, OFF(socket_path), "SOCKET", "control socket"},
-	{"state-dir", 'd', OT_STR, OFF(state_dir), "DIR", "state directory"},
+	{"socket", 's', OT_STR, OFF(socket_path), "SOCKET", "control socket", NULL},
+	{"state-dir", 'd', OT_STR, OFF(state_dir), "DIR", "state directory", NULL},
 	{"download-dir", 0, OT_STR, OFF(download_dir), "DIR",
-	 "where creates without save_dir download (STATE_DIR/downloads)"},
+	 "where creates without save_dir download (STATE_DIR/downloads)", NULL},
 	{"listen", 0, OT_LIST, OFF(listen), "ADDR:PORT",
 	 "BitTorrent listen address, may be repeated (" TPD_DEFAULT_LISTEN
-	 "; port 0 picks one)"},
+	 "; port 0 picks one)", NULL},
 	{"tracker", 0, OT_STR, OFF(tracker), "URL",
-	 "default announce URL for torrents made by seed"},
-	{"tick", 0, OT_INT, OFF(tick_ms), "MS", "status push interval (1000)"},
-	{"no-dht", 0, OT_NOBOOL, OFF(dht), NULL, "disable the DHT"},
-	{"no-lsd", 0, OT_NOBOOL, OFF(lsd), NULL, "disable local peer discovery"},
-	{"no-upnp", 0, OT_NOBOOL, OFF(upnp), NULL, "disable UPnP and NAT-PMP"},
-	{"no-pex", 0, OT_NOBOOL, OFF(pex), NULL, "disable peer exchange"},
-	{"no-utp", 0, OT_NOBOOL, OFF(utp), NULL, "peers over TCP only"},
+	 "default announce URL for torrents made by seed", NULL},
+	{"tick", 0, OT_INT, OFF(tick_ms), "MS", "status push interval (1000)", NULL},
+	{"no-dht", 0, OT_NOBOOL, OFF(dht), NULL, "disable the DHT", NULL},
+	{"no-lsd", 0, OT_NOBOOL, OFF(lsd), NULL, "disable local peer discovery", NULL},
+	{"no-upnp", 0, OT_NOBOOL, OFF(upnp), NULL, "disable UPnP and NAT-PMP", NULL},
+	{"no-pex", 0, OT_NOBOOL, OFF(pex), NULL, "disable peer exchange", NULL},
+	{"no-utp", 0, OT_NOBOOL, OFF(utp), NULL, "peers over TCP only", NULL},
 	{"no-tcp", 0, OT_NOBOOL, OFF(tcp), NULL,
-	 "peers over uTP only (for tests)"},
+	 "peers over uTP only (for tests)", NULL},
 	{"encryption", 0, OT_ENC, OFF(encryption), "MODE",
-	 "prefer, require or disable (" TPD_DEFAULT_ENCRYPTION ")"},
+	 "prefer, require or disable (" TPD_DEFAULT_ENCRYPTION ")", NULL},
 	{"dht-bootstrap", 0, OT_LIST, OFF(dht_bootstrap), "HOST:PORT",
 	 "DHT nodes to start from instead of libtorrent's public ones; "
-	 "comma-separated or repeated"},
+	 "comma-separated or repeated", NULL},
 	{"blocklist", 0, OT_STR, OFF(blocklist), "FILE",
-	 "IPv4 ranges refused as peers (reloaded on SIGHUP)"},
+	 "IPv4 ranges refused as peers (reloaded on SIGHUP)", NULL},
 	{"log-level", 0, OT_LEVEL, OFF(log_level), "LEVEL",
-	 "error, warn, info (default) or debug"},
+	 "error, warn, info (default) or debug", NULL},
 	{"max-line", 0, OT_SIZE, OFF(max_line), "BYTES",
-	 "longest request line (16 MiB)"},
+	 "longest request line (16 MiB)", NULL},
 	{"max-connections", 0, OT_SIZE, OFF(max_conns), "N",
-	 "patron connections at once (1024)"},
+	 "patron connections at once (1024)", NULL},
 	{"max-user-connections", 0, OT_SIZE, OFF(max_conns_user), "N",
-	 "connections one user may hold, root excepted (256)"},
+	 "connections one user may hold, root excepted (256)", NULL},
 	{"max-pending", 0, OT_SIZE, OFF(max_pending), "N",
-	 "unanswered creates per connection (4096)"},
+	 "unanswered creates per connection (4096)", NULL},
 	{"max-output", 0, OT_SIZE, OFF(max_output), "BYTES",
-	 "unread answers before a patron is disconnected (64 MiB)"},
+	 "unread answers before a patron is disconnected (64 MiB)", NULL},
 	{"max-torrent-size", 0, OT_SIZE, OFF(max_torrent_size), "BYTES",
-	 "largest .torrent read or fetched (16 MiB)"},
+	 "largest .torrent read or fetched (16 MiB)", NULL},
 	{"url-timeout", 0, OT_LONG, OFF(url_timeout), "SECONDS",
-	 "total time allowed for fetching a .torrent URL (30)"},
+	 "total time allowed for fetching a .torrent URL (30)", NULL},
 	{"socket-mode", 0, OT_MODE, OFF(socket_mode), "MODE",
-	 "octal permissions of the socket (0660)"},
+	 "octal permissions of the socket (0660)", NULL},
 	{"socket-group", 0, OT_STR, OFF(socket_group), "GROUP",
-	 "group owning the socket (the daemon's group)"},
+	 "group owning the socket (the daemon's group)", NULL},
 	{"workers", 0, OT_INT, OFF(workers), "N",
-	 "threads reading and hashing files (CPUs); URL fetches have 16 more"},
+	 "threads reading and hashing files (CPUs); URL fetches have 16 more", NULL},
 	{"resume-interval", 0, OT_INT, OFF(resume_interval), "SECONDS",
-	 "how often changed resume data is saved (60)"},
+	 "how often changed resume data is saved (60)", NULL},
+	{"download-limit", 0, OT_RATE, OFF(session.download_limit), "RATE",
+	 "download limit for all torrents, k/M/G per second, 0 unlimited",
+	 "0"},
+	{"upload-limit", 0, OT_RATE, OFF(session.upload_limit), "RATE",
+	 "upload limit for all torrents, 0 unlimited", "0"},
+	{"alt-download-limit", 0, OT_RATE, OFF(session.alt_download_limit),
+	 "RATE", "download limit while alt speed is on", "0"},
+	{"alt-upload-limit", 0, OT_RATE, OFF(session.alt_upload_limit), "RATE",
+	 "upload limit while alt speed is on", "0"},
+	{"alt-schedule", 0, OT_SCHEDULE, OFF(session.alt_schedule),
+	 "SCHEDULE", "HH:MM-HH:MM [DAYS]: when alt speed is on by itself, e.g. "
+	 "\"08:00-18:00 mon-fri\"; none: never", "none"},
+	{"max-active-downloads", 0, OT_COUNT,
+	 OFF(session.max_active_downloads), "N",
+	 "torrents downloading at once; the rest are queued", "5"},
+	{"max-active-seeds", 0, OT_COUNT, OFF(session.max_active_seeds), "N",
+	 "torrents seeding at once; the rest are queued", "10"},
+	{"ratio-limit", 0, OT_RATIO, OFF(session.ratio_limit), "RATIO",
+	 "pause a torrent once uploaded / size reaches this; none: never",
+	 "none"},
+	{"seed-time-limit", 0, OT_DURATION, OFF(session.seed_time_limit),
+	 "DURATION", "pause a torrent after seeding this long (s/m/h/d); "
+	 "none: never", "none"},
+	{"watch-dir", 0, OT_STR, OFF(watch_dir), "DIR",
+	 "add every .torrent dropped here, for the file's owner", NULL},
+	{"on-complete", 0, OT_STR, OFF(on_complete), "PROG",
+	 "run PROG (no shell) when a torrent completes", NULL},
+	{"hook-timeout", 0, OT_LONG, OFF(hook_timeout), "SECONDS",
+	 "kill an --on-complete program after this long", "300"},
 	{"config", 'c', OT_STR, OFF(config), "FILE",
-	 "config file (/etc/tpd/tpd.conf)"},
+	 "config file (/etc/tpd/tpd.conf)", NULL},
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
+
+static char *opt_set(struct tpd_options *o, const struct opt_def *d,
+		     const char *val, bool append);
 
 void options_defaults(struct tpd_options *o, uid_t uid,
 		      const char *(*env)(const char *name))
@@ -139,6 +178,33 @@ void options_defaults(struct tpd_options *o, uid_t uid,
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o->resume_interval = 60;
 	o->workers = cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 2;
+	for (size_t i = 0; i < OPT_COUNT; i++)
+		if (opt_table[i].dflt) {
+			char *why = opt_set(o, &opt_table[i], opt_table[i].dflt,
+					    false);
+			/* A default that does not parse is our bug. */
+			if (why)
+				log_error("bad default of --%s: %s",
+					  opt_table[i].name, why);
+			free(why);
+		}
+}
+
+void options_session(const struct tpd_options *o, struct tp_session *out)
+{
+	struct tp_session all = o->session;
+	all.has = TP_SES_ALL; /* every key: these are the starting values */
+	memset(out, 0, sizeof *out);
+	tp_session_merge(out, &all);
+	/* The network switches have their own options (SPEC section 9);
+	 * session_set may change them later. */
+	out->dht = o->dht;
+	out->lsd = o->lsd;
+	out->pex = o->pex;
+	out->utp = o->utp;
+	out->encryption = o->encryption == TPD_ENC_REQUIRE   ? TP_ENC_FORCED
+			  : o->encryption == TPD_ENC_DISABLE ? TP_ENC_DISABLED
+							     : TP_ENC_ENABLED;
 }
 
 const char *options_encryption_name(int enc)
@@ -233,6 +299,48 @@ static char *opt_set(struct tpd_options *o, const struct opt_def *d,
 		*(int *)field = v;
 		return NULL;
 	}
+	case OT_RATE:
+		if (tp_rate_parse(val, (int64_t *)field) < 0)
+			goto bad;
+		return NULL;
+	case OT_DURATION:
+		if (!strcmp(val, "none"))
+			*(int64_t *)field = -1;
+		else if (tp_duration_parse(val, (int64_t *)field) < 0)
+			goto bad;
+		return NULL;
+	case OT_COUNT: {
+		long v = strtol(val, &end, 10);
+		if (errno || *end || end == val || v < 1 || v > TP_MAX_ACTIVE)
+			goto bad;
+		*(int64_t *)field = v;
+		return NULL;
+	}
+	case OT_RATIO: {
+		if (!strcmp(val, "none")) {
+			*(double *)field = -1;
+			return NULL;
+		}
+		/* Digits and one dot only: no "inf", "nan" or hex floats. */
+		if (!*val || strspn(val, "0123456789.") != strlen(val))
+			goto bad;
+		double v = strtod(val, &end);
+		if (errno || *end || end == val || v > 1e6)
+			goto bad;
+		*(double *)field = v;
+		return NULL;
+	}
+	case OT_SCHEDULE: {
+		struct tp_schedule sc;
+		const char *why = NULL;
+		if (!strcmp(val, "none"))
+			val = "";
+		if (strlen(val) > 128 || tp_schedule_parse(val, &sc, &why) < 0)
+			goto bad;
+		free(*(char **)field);
+		*(char **)field = strdup(val);
+		return NULL;
+	}
 	case OT_BOOL:
 	case OT_NOBOOL: {
 		bool v;
@@ -268,7 +376,11 @@ void options_usage(void *stream)
 			 d->short_name ? d->short_name : ' ',
 			 d->short_name ? ", " : "  ", d->name,
 			 d->arg ? " " : "", d->arg ? d->arg : "");
-		fprintf(f, "  %-30s %s\n", left, d->help);
+		if (d->dflt)
+			fprintf(f, "  %-30s %s (default: %s)\n", left, d->help,
+				d->dflt);
+		else
+			fprintf(f, "  %-30s %s\n", left, d->help);
 	}
 	fprintf(f, "  %-30s %s\n  %-30s %s\n", "-h, --help", "this text",
 		"-V, --version", "print the version");
@@ -406,6 +518,10 @@ int options_apply_config(struct tpd_options *o, const char *file,
 		*eq = 0;
 		char *key = opt_trim(s);
 		char *val = opt_trim(eq + 1);
+		/* SPEC 8 names keys with underscores: both spellings work. */
+		for (char *k = key; *k; k++)
+			if (*k == '_')
+				*k = '-';
 		const struct opt_def *d = NULL;
 		for (size_t i = 0; i < OPT_COUNT; i++) {
 			const char *name = opt_table[i].name;
@@ -465,7 +581,9 @@ int options_finish(struct tpd_options *o, char **err)
 		*err = strdup("out of memory");
 		return -1;
 	}
-	if (opt_absolute(&o->socket_path, err) < 0 ||
+	if (opt_absolute(&o->watch_dir, err) < 0 ||
+	    opt_absolute(&o->on_complete, err) < 0 ||
+	    opt_absolute(&o->socket_path, err) < 0 ||
 	    opt_absolute(&o->state_dir, err) < 0 ||
 	    opt_absolute(&o->download_dir, err) < 0 ||
 	    opt_absolute(&o->blocklist, err) < 0)
@@ -497,5 +615,8 @@ void options_free(struct tpd_options *o)
 	free(o->tracker);
 	free(o->config);
 	free(o->socket_group);
+	free(o->watch_dir);
+	free(o->on_complete);
+	tp_session_free(&o->session);
 	memset(o, 0, sizeof *o);
 }

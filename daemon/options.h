@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "steer.h"
+
 /* Defaults that help texts are made from (each defined here only). */
 #define TPD_DEFAULT_LISTEN "0.0.0.0:6881,[::]:6881"
 #define TPD_DEFAULT_ENCRYPTION "prefer"
@@ -45,6 +47,13 @@ struct tpd_options {
 	char *socket_group;    /* NULL: the daemon's own group */
 	int workers;
 	int resume_interval;   /* seconds between resume-data saves */
+	/* Daemon-wide steering (SPEC section 8): limits, alt speed, the
+	 * queue's slots, ratio and seed-time limits.  dht and lsd above are
+	 * copied in by options_session(). */
+	struct tp_session session;
+	char *watch_dir;        /* NULL: no watch directory */
+	char *on_complete;      /* NULL: no completion hook */
+	long hook_timeout;      /* seconds before a hook is killed */
 };
 
 enum options_result { OPTIONS_OK, OPTIONS_EXIT, OPTIONS_ERROR };
@@ -65,6 +74,9 @@ int options_apply_config(struct tpd_options *o, const char *file,
 /* Makes the relative paths absolute, derives download_dir. */
 int options_finish(struct tpd_options *o, char **err);
 void options_free(struct tpd_options *o);
+/* The settings the engine starts with (the options' session, with the
+ * DHT and LSD switches); the caller frees it with tp_session_free. */
+void options_session(const struct tpd_options *o, struct tp_session *out);
 void options_usage(void *stream);
 /* "prefer", "require", "disable" for an enum tpd_encryption. */
 const char *options_encryption_name(int enc);

@@ -52,6 +52,7 @@ struct svc_pending {
 	enum tp_op op;
 	json_object *tag;
 	char *torrent_out;       /* seed: reported in NewTorrentCreated */
+	char *watch_path;        /* a watch-directory file: told io.watched */
 	struct svc_pending *next;
 };
 
@@ -65,9 +66,20 @@ struct svc_job {
 	char **peers;
 	size_t n_peers;
 	bool paused;
+	struct tp_tset tset;     /* labels, limits, sequential at add */
+	char *watch_path;        /* from the watch directory */
+};
+
+/* A move the engine has begun: answered Moved (or Error) when it ends. */
+struct svc_move {
+	uint64_t conn;
+	int64_t id;
+	json_object *tag;
+	struct svc_move *next;
 };
 
 struct service {
+	struct svc_move *moves;  /* oldest first */
 	struct service_config cfg;
 	struct service_io io;
 	struct idmap conns;
@@ -77,6 +89,39 @@ struct service {
 	uint64_t next_seq;
 	bool loading;
 };
+
+/* What service_request checks once, before an op's handler runs. */
+enum svc_op_flag {
+	SVC_TORRENT = 1u << 0, /* req->id: a torrent the caller may steer */
+	SVC_DAEMON = 1u << 1,  /* daemon-wide: root and the daemon's user */
+	SVC_ENGINE = 1u << 2,  /* answered by the engine, through the FIFO */
+	SVC_CREATE = 1u << 3,  /* adds a torrent: limited by max_pending */
+};
+
+/* t is the checked torrent of an SVC_TORRENT op, else NULL. */
+typedef void svc_handler(struct service *s, struct svc_conn *c,
+			 struct tp_request *req, struct svc_torrent *t);
+
+struct svc_op {
+	const char *name;         /* for messages; the wire name is proto's */
+	unsigned flags;           /* enum svc_op_flag */
+	enum engine_cmd_type eng; /* the command svc_op_engine sends */
+	svc_handler *run;
+};
+
+/* Defined after the handlers, at service_request. */
+static const struct svc_op svc_ops[TP_OP_COUNT];
+
+static bool svc_counts_pending(enum tp_op op)
+{
+	return (unsigned)op < TP_OP_COUNT && (svc_ops[op].flags & SVC_CREATE);
+}
+
+/* Root and the daemon's own user may change what concerns everyone. */
+static bool svc_daemon_wide(const struct service *s, uid_t uid)
+{
+	return uid == 0 || uid == s->cfg.daemon_uid;
+}
 
 static char *svc_strdup(const char *s)
 {
@@ -121,6 +166,7 @@ static void svc_pending_free(struct svc_pending *p)
 {
 	json_object_put(p->tag);
 	free(p->torrent_out);
+	free(p->watch_path);
 	free(p);
 }
 
@@ -134,6 +180,8 @@ static void svc_job_ctx_free(void *ctx)
 	for (size_t i = 0; i < j->n_peers; i++)
 		free(j->peers[i]);
 	free(j->peers);
+	tp_tset_free(&j->tset);
+	free(j->watch_path);
 	free(j);
 }
 
@@ -167,6 +215,12 @@ void service_free(struct service *s)
 		struct svc_pending *next = s->fifo_head->next;
 		svc_pending_free(s->fifo_head);
 		s->fifo_head = next;
+	}
+	while (s->moves) {
+		struct svc_move *next = s->moves->next;
+		json_object_put(s->moves->tag);
+		free(s->moves);
+		s->moves = next;
 	}
 	free((char *)s->cfg.download_dir);
 	free((char *)s->cfg.default_tracker);
@@ -252,7 +306,7 @@ static void svc_start_fail(struct service *s, uint64_t conn, json_object *tag,
 static bool svc_visible(const struct service *s, uid_t uid,
 			const struct svc_torrent *t)
 {
-	return uid == 0 || uid == s->cfg.daemon_uid || uid == t->owner;
+	return svc_daemon_wide(s, uid) || uid == t->owner;
 }
 
 static json_object *svc_status_json(const struct svc_torrent *t,
@@ -350,7 +404,7 @@ static void svc_enqueue(struct service *s, struct svc_conn *c,
 		s->fifo_head = p;
 	s->fifo_tail = p;
 	s->fifo_len++;
-	if (op == TP_OP_CREATE || op == TP_OP_SEED)
+	if (svc_counts_pending(op))
 		c->pending++;
 	cmd->seq = p->seq;
 	cmd->owner = c->uid;
@@ -380,7 +434,7 @@ static struct svc_pending *svc_dequeue(struct service *s, uint64_t seq)
 		s->fifo_tail = prev;
 	s->fifo_len--;
 	struct svc_conn *c = idmap_get(&s->conns, (int64_t)p->conn);
-	if (c && (p->op == TP_OP_CREATE || p->op == TP_OP_SEED) && c->pending)
+	if (c && svc_counts_pending(p->op) && c->pending)
 		c->pending--;
 	return p;
 }
@@ -471,6 +525,9 @@ static void svc_submit_job(struct service *s, struct svc_conn *c,
 	ctx->peers = svc_strv_dup(req->peers, req->n_peers);
 	ctx->n_peers = ctx->peers ? req->n_peers : 0;
 	ctx->paused = req->paused;
+	/* Moved, not copied: the request is done with it. */
+	ctx->tset = req->tset;
+	memset(&req->tset, 0, sizeof req->tset);
 	job->uid = c->uid;
 	job->gid = c->gid;
 	job->ctx = ctx;
@@ -480,8 +537,9 @@ static void svc_submit_job(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_create(struct service *s, struct svc_conn *c,
-			  struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	if (req->content_error) {
 		svc_fail_in_order(s, c, req, req->content_error);
 		return;
@@ -518,6 +576,8 @@ static void svc_op_create(struct service *s, struct svc_conn *c,
 		svc_start_fail(s, c->id, req->tag, "out of memory");
 		return;
 	}
+	cmd->tset = req->tset;
+	memset(&req->tset, 0, sizeof req->tset);
 	if (req->source == TP_SRC_TORRENT) {
 		cmd->torrent = req->torrent;
 		cmd->torrent_len = req->torrent_len;
@@ -530,8 +590,9 @@ static void svc_op_create(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_seed(struct service *s, struct svc_conn *c,
-			struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	/* "/srv/x/" names /srv/x: its parent is where it is seeded from. */
 	size_t n = strlen(req->path);
 	while (n > 1 && req->path[n - 1] == '/')
@@ -577,15 +638,28 @@ static void svc_op_seed(struct service *s, struct svc_conn *c,
 	svc_submit_job(s, c, req, job);
 }
 
-static void svc_op_control(struct service *s, struct svc_conn *c,
-			   struct tp_request *req)
+/* An op about one torrent that the engine carries out as it is: the
+ * table names the engine command (pause, resume, reannounce, close). */
+static void svc_op_engine(struct service *s, struct svc_conn *c,
+			  struct tp_request *req, struct svc_torrent *t)
 {
-	struct svc_torrent *t = svc_find(s, c, req->id, req->tag);
-	if (!t)
+	(void)t;
+	struct engine_cmd *cmd = engine_cmd_new(svc_ops[req->op].eng);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
 		return;
-	/* Deleting data is allowed only to who could delete it anyway. */
+	}
+	cmd->id = req->id;
+	cmd->delete_files = req->delete_files;
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* Deleting data is allowed only to who could delete it anyway. */
+static void svc_op_close(struct service *s, struct svc_conn *c,
+			 struct tp_request *req, struct svc_torrent *t)
+{
 	char *err = NULL;
-	if (req->op == TP_OP_CLOSE && req->delete_files && t->st.save_path &&
+	if (req->delete_files && t->st.save_path &&
 	    s->io.access(s->io.ctx, c->uid, c->gid, t->st.save_path,
 			 W_OK | X_OK, &err) < 0) {
 		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
@@ -594,18 +668,121 @@ static void svc_op_control(struct service *s, struct svc_conn *c,
 		free(err);
 		return;
 	}
-	enum engine_cmd_type type = req->op == TP_OP_CLOSE   ? ENG_CLOSE
-				    : req->op == TP_OP_PAUSE ? ENG_PAUSE
-				    : req->op == TP_OP_RESUME ? ENG_RESUME
-							      : ENG_REANNOUNCE;
-	struct engine_cmd *cmd = engine_cmd_new(type);
+	svc_op_engine(s, c, req, t);
+}
+
+static bool svc_has_label(const struct svc_torrent *t, const char *label)
+{
+	for (size_t i = 0; i < t->st.n_labels; i++)
+		if (strcmp(t->st.labels[i], label) == 0)
+			return true;
+	return false;
+}
+
+/* set: the fields were checked whole by the codec; the engine applies
+ * them and answers Set. */
+static void svc_op_set(struct service *s, struct svc_conn *c,
+		       struct tp_request *req, struct svc_torrent *t)
+{
+	(void)t;
+	struct engine_cmd *cmd = engine_cmd_new(ENG_SET);
 	if (!cmd) {
 		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	cmd->id = req->id;
-	cmd->delete_files = req->delete_files;
+	cmd->tset = req->tset;
+	memset(&req->tset, 0, sizeof req->tset);
 	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* session_get (no fields) and session_set both answer Session with the
+ * settings then in force. */
+static void svc_op_session(struct service *s, struct svc_conn *c,
+			   struct tp_request *req, struct svc_torrent *t)
+{
+	(void)t;
+	struct engine_cmd *cmd = engine_cmd_new(ENG_SESSION);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cmd->session = req->session;
+	memset(&req->session, 0, sizeof req->session);
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* The destination is checked with the patron's rights, as a create's
+ * save_dir is; libtorrent then moves the files. */
+static void svc_op_move(struct service *s, struct svc_conn *c,
+			struct tp_request *req, struct svc_torrent *t)
+{
+	char *err = NULL;
+	if (svc_check_save_dir(s, c, req->save_dir, &err) < 0) {
+		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
+			  "cannot move torrent %lld into %s: %s",
+			  (long long)t->id, req->save_dir,
+			  err ? err : "not allowed");
+		free(err);
+		return;
+	}
+	struct engine_cmd *cmd = engine_cmd_new(ENG_MOVE);
+	if (!cmd) {
+		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cmd->id = req->id;
+	cmd->save_dir = strdup(req->save_dir);
+	svc_enqueue(s, c, req->tag, req->op, cmd, NULL);
+}
+
+/* The engine began a move: its answer waits for the end. */
+static void svc_move_begun(struct service *s, struct svc_pending *p,
+			   int64_t id)
+{
+	struct svc_move *m = calloc(1, sizeof *m);
+	if (!m) {
+		svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL,
+			  "out of memory; the move of torrent %lld goes on",
+			  (long long)id);
+		return;
+	}
+	m->conn = p->conn;
+	m->id = id;
+	m->tag = p->tag ? json_object_get(p->tag) : NULL;
+	struct svc_move **pp = &s->moves;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = m;
+}
+
+static void svc_on_moved(struct service *s, struct engine_event *ev)
+{
+	struct svc_torrent *t = idmap_get(&s->torrents, ev->id);
+	if (t && ev->save_path) {
+		free(t->st.save_path);
+		t->st.save_path = strdup(ev->save_path);
+	}
+	struct svc_move **pp = &s->moves;
+	while (*pp && (*pp)->id != ev->id)
+		pp = &(*pp)->next;
+	struct svc_move *m = *pp;
+	if (!m)
+		return;
+	*pp = m->next;
+	if (ev->save_path) {
+		json_object *out = tp_event_new("Moved", m->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ev->id));
+		json_object_object_add(out, "save_path",
+				       json_object_new_string(ev->save_path));
+		svc_send(s, m->conn, out);
+	} else {
+		svc_error(s, m->conn, m->tag, TP_ERR_INTERNAL,
+			  "torrent %lld was not moved and stays where it was: %s",
+			  (long long)ev->id, ev->reason ? ev->reason : "?");
+	}
+	json_object_put(m->tag);
+	free(m);
 }
 
 static int svc_cmp_id(const void *a, const void *b)
@@ -616,8 +793,9 @@ static int svc_cmp_id(const void *a, const void *b)
 }
 
 static void svc_op_list(struct service *s, struct svc_conn *c,
-			struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	struct svc_torrent **v = calloc(s->torrents.count + 1, sizeof *v);
 	if (!v) {
 		svc_error(s, c->id, req->tag, TP_ERR_INTERNAL, "out of memory");
@@ -627,7 +805,8 @@ static void svc_op_list(struct service *s, struct svc_conn *c,
 	int64_t key;
 	void *val;
 	while (idmap_next(&s->torrents, &pos, &key, &val))
-		if (svc_visible(s, c->uid, val))
+		if (svc_visible(s, c->uid, val) &&
+		    (!req->label || svc_has_label(val, req->label)))
 			v[n++] = val;
 	qsort(v, n, sizeof *v, svc_cmp_id);
 	json_object *arr = json_object_new_array_ext((int)n);
@@ -651,8 +830,9 @@ static json_object *svc_ids_json(const int64_t *ids, size_t n)
 }
 
 static void svc_op_watch(struct service *s, struct svc_conn *c,
-			 struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	for (size_t i = 0; i < req->n_ids; i++)
 		if (!svc_find(s, c, req->ids[i], req->tag))
 			return;
@@ -698,8 +878,9 @@ static void svc_op_watch(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_unwatch(struct service *s, struct svc_conn *c,
-			   struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	json_object *ev = tp_event_new("Unwatched", req->tag);
 	if (!req->has_ids) {
 		c->watch_all = false;
@@ -744,8 +925,9 @@ static void svc_info_peer_side(struct service *s, json_object *ev)
 }
 
 static void svc_op_info(struct service *s, struct svc_conn *c,
-			struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	size_t visible = 0, pos = 0;
 	int64_t key;
 	void *val;
@@ -771,8 +953,9 @@ static void svc_op_info(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_hello(struct service *s, struct svc_conn *c,
-			 struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
+	(void)t;
 	json_object *ev = tp_event_new("Hello", req->tag);
 	json_object_object_add(ev, "version", json_object_new_string(TP_VERSION));
 	json_object_object_add(ev, "protocol",
@@ -781,12 +964,48 @@ static void svc_op_hello(struct service *s, struct svc_conn *c,
 }
 
 static void svc_op_status(struct service *s, struct svc_conn *c,
-			  struct tp_request *req)
+		struct tp_request *req, struct svc_torrent *t)
 {
-	struct svc_torrent *t = svc_find(s, c, req->id, req->tag);
-	if (t)
-		svc_send(s, c->id, svc_status_json(t, "Status", req->tag));
+	svc_send(s, c->id, svc_status_json(t, "Status", req->tag));
 }
+
+/* The one table of ops: what service_request checks before the handler
+ * runs, so no handler repeats the ownership, daemon-wide or pending-limit
+ * checks.  Indexed by enum tp_op; an op without a handler is unknown. */
+static const struct svc_op svc_ops[TP_OP_COUNT] = {
+	[TP_OP_HELLO] = {"hello", 0, 0, svc_op_hello},
+	[TP_OP_CREATE] = {"create", SVC_CREATE | SVC_ENGINE, ENG_CREATE,
+			  svc_op_create},
+	[TP_OP_SEED] = {"seed", SVC_CREATE | SVC_ENGINE, ENG_CREATE,
+			svc_op_seed},
+	[TP_OP_CLOSE] = {"close", SVC_TORRENT | SVC_ENGINE, ENG_CLOSE,
+			 svc_op_close},
+	[TP_OP_PAUSE] = {"pause", SVC_TORRENT | SVC_ENGINE, ENG_PAUSE,
+			 svc_op_engine},
+	[TP_OP_RESUME] = {"resume", SVC_TORRENT | SVC_ENGINE, ENG_RESUME,
+			  svc_op_engine},
+	[TP_OP_REANNOUNCE] = {"reannounce", SVC_TORRENT | SVC_ENGINE,
+			      ENG_REANNOUNCE, svc_op_engine},
+	[TP_OP_LIST] = {"list", 0, 0, svc_op_list},
+	[TP_OP_STATUS] = {"status", SVC_TORRENT, 0, svc_op_status},
+	[TP_OP_WATCH] = {"watch", 0, 0, svc_op_watch},
+	[TP_OP_UNWATCH] = {"unwatch", 0, 0, svc_op_unwatch},
+	[TP_OP_INFO] = {"info", 0, 0, svc_op_info},
+	[TP_OP_SET] = {"set", SVC_TORRENT | SVC_ENGINE, ENG_SET, svc_op_set},
+	[TP_OP_SESSION_GET] = {"session_get", SVC_ENGINE, ENG_SESSION,
+			       svc_op_session},
+	[TP_OP_SESSION_SET] = {"session_set", SVC_DAEMON | SVC_ENGINE,
+			       ENG_SESSION, svc_op_session},
+	[TP_OP_FILES] = {"files", SVC_TORRENT | SVC_ENGINE, ENG_FILES,
+			 svc_op_engine},
+	[TP_OP_PEERS] = {"peers", SVC_TORRENT | SVC_ENGINE, ENG_PEERS,
+			 svc_op_engine},
+	[TP_OP_TRACKERS] = {"trackers", SVC_TORRENT | SVC_ENGINE, ENG_TRACKERS,
+			    svc_op_engine},
+	[TP_OP_RECHECK] = {"recheck", SVC_TORRENT | SVC_ENGINE, ENG_RECHECK,
+			   svc_op_engine},
+	[TP_OP_MOVE] = {"move", SVC_TORRENT | SVC_ENGINE, ENG_MOVE, svc_op_move},
+};
 
 void service_request(struct service *s, uint64_t conn, struct tp_request *req)
 {
@@ -794,49 +1013,31 @@ void service_request(struct service *s, uint64_t conn, struct tp_request *req)
 	if (!c)
 		return;
 	c->owed++;
-	if ((req->op == TP_OP_CREATE || req->op == TP_OP_SEED) &&
-	    c->pending >= s->cfg.max_pending) {
+	const struct svc_op *op =
+		(unsigned)req->op < TP_OP_COUNT ? &svc_ops[req->op] : NULL;
+	if (!op || !op->run) {
+		svc_error(s, conn, req->tag, TP_ERR_UNKNOWN_OP, "unknown op");
+		return;
+	}
+	if ((op->flags & SVC_CREATE) && c->pending >= s->cfg.max_pending) {
 		svc_error(s, conn, req->tag, TP_ERR_BUSY,
 			  "%zu creates already pending on this connection; "
 			  "wait for their answers",
 			  c->pending);
 		return;
 	}
-	switch (req->op) {
-	case TP_OP_HELLO:
-		svc_op_hello(s, c, req);
-		break;
-	case TP_OP_CREATE:
-		svc_op_create(s, c, req);
-		break;
-	case TP_OP_SEED:
-		svc_op_seed(s, c, req);
-		break;
-	case TP_OP_CLOSE:
-	case TP_OP_PAUSE:
-	case TP_OP_RESUME:
-	case TP_OP_REANNOUNCE:
-		svc_op_control(s, c, req);
-		break;
-	case TP_OP_LIST:
-		svc_op_list(s, c, req);
-		break;
-	case TP_OP_STATUS:
-		svc_op_status(s, c, req);
-		break;
-	case TP_OP_WATCH:
-		svc_op_watch(s, c, req);
-		break;
-	case TP_OP_UNWATCH:
-		svc_op_unwatch(s, c, req);
-		break;
-	case TP_OP_INFO:
-		svc_op_info(s, c, req);
-		break;
-	default:
-		svc_error(s, conn, req->tag, TP_ERR_UNKNOWN_OP, "unknown op");
-		break;
+	if ((op->flags & SVC_DAEMON) && !svc_daemon_wide(s, c->uid)) {
+		svc_error(s, conn, req->tag, TP_ERR_FORBIDDEN,
+			  "%s changes the whole daemon: only root or the "
+			  "daemon's own user may",
+			  op->name);
+		return;
 	}
+	struct svc_torrent *t = NULL;
+	if ((op->flags & SVC_TORRENT) &&
+	    !(t = svc_find(s, c, req->id, req->tag)))
+		return;
+	op->run(s, c, req, t);
 }
 
 /* --- worker results ----------------------------------------------------- */
@@ -857,10 +1058,13 @@ void service_work_done(struct service *s, struct work_job *job)
 		work_job_free(job);
 		return;
 	}
-	struct svc_conn *c = idmap_get(&s->conns, (int64_t)ctx->conn);
+	struct svc_conn *c = ctx->conn ? idmap_get(&s->conns, (int64_t)ctx->conn)
+				       : NULL;
 	if (c && c->pending)
 		c->pending--;
 	if (job->error || !job->data) {
+		if (ctx->watch_path && s->io.watched)
+			s->io.watched(s->io.ctx, ctx->watch_path, false);
 		log_info("%s failed: %s",
 			 job->kind == WORK_FETCH_URL   ? "fetch"
 			 : job->kind == WORK_MAKE_TORRENT ? "seed"
@@ -881,6 +1085,8 @@ void service_work_done(struct service *s, struct work_job *job)
 	cmd->torrent = job->data;
 	cmd->torrent_len = job->len;
 	job->data = NULL;
+	cmd->tset = ctx->tset;
+	memset(&ctx->tset, 0, sizeof ctx->tset);
 	if (job->kind == WORK_MAKE_TORRENT) {
 		/* The data lies where it is: seed it from its parent dir. */
 		char *slash = strrchr(job->path, '/');
@@ -897,6 +1103,11 @@ void service_work_done(struct service *s, struct work_job *job)
 				.gid = job->gid};
 	svc_enqueue(s, c ? c : &gone, ctx->tag, ctx->op, cmd,
 		    job->kind == WORK_MAKE_TORRENT ? job->out_path : NULL);
+	if (ctx->watch_path && s->fifo_tail &&
+	    s->fifo_tail->seq == s->next_seq - 1) {
+		s->fifo_tail->watch_path = ctx->watch_path;
+		ctx->watch_path = NULL;
+	}
 	work_job_free(job);
 }
 
@@ -923,6 +1134,10 @@ static struct svc_torrent *svc_add_torrent(struct service *s,
 	t->st.state = "checking_resume_data";
 	t->st.save_path = svc_strdup(ev->save_path);
 	t->st.owner = owner;
+	t->st.queue_position = -1;
+	t->st.ratio_limit = -1;
+	t->st.seed_time_limit = -1;
+	t->st.eta = -1;
 	return t;
 }
 
@@ -968,6 +1183,22 @@ static void svc_on_closed(struct service *s, struct svc_pending *p,
 		idmap_del(&s->torrents, id);
 		svc_torrent_free(t);
 	}
+	/* A move still under way ends with the torrent: its answer would
+	 * otherwise never come. */
+	struct svc_move **pp = &s->moves;
+	while (*pp) {
+		struct svc_move *m = *pp;
+		if (m->id != id) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		svc_error(s, m->conn, m->tag, TP_ERR_NOT_FOUND,
+			  "torrent %lld was closed before its move ended",
+			  (long long)id);
+		json_object_put(m->tag);
+		free(m);
+	}
 	log_info("torrent %lld closed", (long long)id);
 }
 
@@ -1010,6 +1241,10 @@ static const char *svc_done_type(enum engine_cmd_type cmd)
 		return "Paused";
 	case ENG_RESUME:
 		return "Resumed";
+	case ENG_SET:
+		return "Set";
+	case ENG_RECHECK:
+		return "Rechecking";
 	default:
 		return "Reannounced";
 	}
@@ -1037,6 +1272,15 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		return;
 	case EV_RESTORED:
 		svc_add_torrent(s, ev, ev->owner, 0);
+		engine_event_free(ev);
+		return;
+	case EV_MOVED:
+		svc_on_moved(s, ev);
+		engine_event_free(ev);
+		return;
+	case EV_COMPLETED:
+		if (s->io.completed)
+			s->io.completed(s->io.ctx, ev);
 		engine_event_free(ev);
 		return;
 	case EV_LOADED:
@@ -1070,6 +1314,10 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 			       ev->reason ? ev->reason : "failed");
 		break;
 	case EV_DONE:
+		if (ev->cmd == ENG_MOVE) {
+			svc_move_begun(s, p, ev->id);
+			break;
+		}
 		if (ev->cmd == ENG_CLOSE) {
 			svc_on_closed(s, p, ev->id);
 			if (p->delete_files && ev->n_files && ev->save_path &&
@@ -1088,12 +1336,61 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 				  "no torrent %lld (closed meanwhile)",
 				  (long long)ev->id);
 		else
-			svc_error(s, p->conn, p->tag, TP_ERR_INTERNAL, "%s",
-				  ev->reason ? ev->reason : "the engine failed");
+			svc_error(s, p->conn, p->tag,
+				  ev->bad_request ? TP_ERR_BAD_REQUEST
+						  : TP_ERR_INTERNAL,
+				  "%s", ev->reason ? ev->reason
+						   : "the engine failed");
+		break;
+	case EV_DETAIL: {
+		/* Files {files}, Peers {peers}, Trackers {trackers}. */
+		const char *key = ev->cmd == ENG_FILES	 ? "files"
+				  : ev->cmd == ENG_PEERS ? "peers"
+							 : "trackers";
+		out = tp_event_new(ev->cmd == ENG_FILES	  ? "Files"
+				   : ev->cmd == ENG_PEERS ? "Peers"
+							  : "Trackers",
+				   p->tag);
+		json_object_object_add(out, "id", json_object_new_int64(ev->id));
+		json_object_object_add(out, key, ev->detail);
+		ev->detail = NULL;
+		svc_send(s, p->conn, out);
+		break;
+	}
+	case EV_SESSION:
+		out = tp_event_new("Session", p->tag);
+		tp_session_to_json(&ev->session, out);
+		svc_send(s, p->conn, out);
 		break;
 	default:
 		break;
 	}
+	if (p->watch_path && s->io.watched)
+		s->io.watched(s->io.ctx, p->watch_path,
+			      ev->type == EV_CREATED || ev->type == EV_DUPLICATE);
 	svc_pending_free(p);
 	engine_event_free(ev);
+}
+
+void service_watch_create(struct service *s, const char *path, uid_t uid,
+			  gid_t gid)
+{
+	struct work_job *job = work_job_new(WORK_READ_TORRENT);
+	struct svc_job *ctx = calloc(1, sizeof *ctx);
+	if (!job || !ctx || !(ctx->watch_path = strdup(path)) ||
+	    !(job->path = strdup(path))) {
+		work_job_free(job);
+		svc_job_ctx_free(ctx);
+		log_error("out of memory adding %s", path);
+		return;
+	}
+	/* No connection asked: conn 0 is never a patron's, so the answers
+	 * go nowhere, and the torrent belongs to the file's owner. */
+	ctx->op = TP_OP_CREATE;
+	job->uid = uid;
+	job->gid = gid;
+	job->max_bytes = s->cfg.max_torrent_bytes;
+	job->ctx = ctx;
+	job->ctx_free = svc_job_ctx_free;
+	s->io.work(s->io.ctx, job);
 }

@@ -35,6 +35,11 @@ struct service_io {
 		      int mode, char **err);
 	/* Optional: every saved torrent is back (EV_LOADED). */
 	void (*loaded)(void *ctx);
+	/* Optional: a file of the watch directory was taken (added is true
+	 * when the torrent exists now, also as a duplicate) or refused. */
+	void (*watched)(void *ctx, const char *path, bool added);
+	/* Optional: a download completed (EV_COMPLETED, once per torrent). */
+	void (*completed)(void *ctx, const struct engine_event *ev);
 };
 
 struct service_config {
@@ -75,6 +80,12 @@ void service_request(struct service *s, uint64_t conn,
 void service_engine_event(struct service *s, struct engine_event *ev);
 /* Takes ownership of the job. */
 void service_work_done(struct service *s, struct work_job *job);
+
+/* Adds the .torrent at path (in the watch directory) for user uid: read
+ * by a worker with that user's rights, then created as a create from
+ * that user would be; the outcome comes back through io.watched. */
+void service_watch_create(struct service *s, const char *path, uid_t uid,
+			  gid_t gid);
 
 size_t service_torrent_count(const struct service *s);
 

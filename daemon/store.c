@@ -202,6 +202,44 @@ int store_save_next_id(struct store *st, int64_t next_id, char **err)
 	return rc;
 }
 
+void store_meta_init(struct store_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	m->ratio_limit = -1;
+	m->seed_time_limit = -1;
+	m->queue_pos = -1;
+	m->ratio_waived = -1;
+	m->seed_time_waived = -1;
+}
+
+static void store_meta_steer_json(const struct store_meta *m, json_object *o)
+{
+	json_object_object_add(o, "download_limit",
+			       json_object_new_int64(m->download_limit));
+	json_object_object_add(o, "upload_limit",
+			       json_object_new_int64(m->upload_limit));
+	json_object_object_add(o, "sequential",
+			       json_object_new_boolean(m->sequential));
+	json_object *labels = json_object_new_array();
+	for (size_t i = 0; i < m->n_labels; i++)
+		json_object_array_add(labels, json_object_new_string(m->labels[i]));
+	json_object_object_add(o, "labels", labels);
+	json_object_object_add(o, "ratio_limit",
+			       json_object_new_double(m->ratio_limit));
+	json_object_object_add(o, "seed_time_limit",
+			       json_object_new_int64(m->seed_time_limit));
+	json_object_object_add(o, "queue_pos", json_object_new_int(m->queue_pos));
+	if (m->stop_reason)
+		json_object_object_add(o, "stop_reason",
+				       json_object_new_string(m->stop_reason));
+	json_object_object_add(o, "ratio_waived",
+			       json_object_new_double(m->ratio_waived));
+	json_object_object_add(o, "seed_time_waived",
+			       json_object_new_int64(m->seed_time_waived));
+	json_object_object_add(o, "hook_done",
+			       json_object_new_boolean(m->hook_done));
+}
+
 int store_save_meta(struct store *st, const struct store_meta *m, char **err)
 {
 	json_object *o = json_object_new_object();
@@ -220,6 +258,7 @@ int store_save_meta(struct store *st, const struct store_meta *m, char **err)
 	json_object_object_add(o, "paused", json_object_new_boolean(m->paused));
 	json_object_object_add(o, "complete",
 			       json_object_new_boolean(m->complete));
+	store_meta_steer_json(m, o);
 	size_t len;
 	const char *text = json_object_to_json_string_length(
 		o, JSON_C_TO_STRING_PLAIN, &len);
@@ -353,10 +392,60 @@ static bool store_json_bool(json_object *o, const char *key)
 	       json_object_get_boolean(v);
 }
 
+static int64_t store_json_int(json_object *o, const char *key, int64_t dflt)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return dflt;
+	return json_object_get_int64(v);
+}
+
+static double store_json_double(json_object *o, const char *key, double dflt)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    (!json_object_is_type(v, json_type_double) &&
+	     !json_object_is_type(v, json_type_int)))
+		return dflt;
+	return json_object_get_double(v);
+}
+
+/* Metas written before steering existed lack these keys: the defaults
+ * then apply. */
+static void store_meta_steer_load(struct store_meta *m, json_object *o)
+{
+	m->download_limit = store_json_int(o, "download_limit", 0);
+	m->upload_limit = store_json_int(o, "upload_limit", 0);
+	if (m->download_limit < 0 || m->download_limit > INT32_MAX)
+		m->download_limit = 0;
+	if (m->upload_limit < 0 || m->upload_limit > INT32_MAX)
+		m->upload_limit = 0;
+	m->sequential = store_json_bool(o, "sequential");
+	m->ratio_limit = store_json_double(o, "ratio_limit", -1);
+	m->seed_time_limit = store_json_int(o, "seed_time_limit", -1);
+	m->queue_pos = (int)store_json_int(o, "queue_pos", -1);
+	m->stop_reason = store_json_str(o, "stop_reason");
+	m->ratio_waived = store_json_double(o, "ratio_waived", -1);
+	m->seed_time_waived = store_json_int(o, "seed_time_waived", -1);
+	json_object *v;
+	if (json_object_object_get_ex(o, "labels", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		m->labels = calloc(n + 1, sizeof *m->labels);
+		for (size_t i = 0; m->labels && i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			if (json_object_is_type(e, json_type_string))
+				m->labels[m->n_labels++] =
+					strdup(json_object_get_string(e));
+		}
+	}
+}
+
 int store_load_meta(struct store *st, int64_t id, struct store_meta *m,
 		    char **err)
 {
-	memset(m, 0, sizeof *m);
+	store_meta_init(m);
 	size_t len;
 	unsigned char *text = store_load_blob(st, id, "meta", &len, err);
 	if (!text)
@@ -383,6 +472,11 @@ int store_load_meta(struct store *st, int64_t id, struct store_meta *m,
 	m->magnet = store_json_str(o, "magnet");
 	m->paused = store_json_bool(o, "paused");
 	m->complete = store_json_bool(o, "complete");
+	store_meta_steer_load(m, o);
+	/* Metas from before the hook: a complete torrent was announced. */
+	m->hook_done = json_object_object_get_ex(o, "hook_done", NULL)
+			       ? store_json_bool(o, "hook_done")
+			       : m->complete;
 	json_object_put(o);
 	if (!m->save_path || m->save_path[0] != '/') {
 		if (asprintf(err, "%s/%" PRId64 ".meta has no save_path",
@@ -400,5 +494,40 @@ void store_meta_free(struct store_meta *m)
 	free(m->info_hash);
 	free(m->name);
 	free(m->magnet);
+	for (size_t i = 0; i < m->n_labels; i++)
+		free(m->labels[i]);
+	free(m->labels);
+	free(m->stop_reason);
 	memset(m, 0, sizeof *m);
+}
+
+int store_save_file(struct store *st, const char *name, const void *data,
+		    size_t len, char **err)
+{
+	char *p = store_path(st->dir, name);
+	int rc = p ? store_write_atomic(p, data, len, true, err) : -1;
+	free(p);
+	return rc;
+}
+
+char *store_load_file(struct store *st, const char *name, char **err)
+{
+	char *p = store_path(st->dir, name);
+	if (!p)
+		return NULL;
+	FILE *f = fopen(p, "re");
+	if (!f) {
+		if (errno != ENOENT)
+			store_err(err, "read", p);
+		free(p);
+		return NULL;
+	}
+	/* The session file is a few hundred bytes; 64 KiB is damage. */
+	char *buf = malloc(65536);
+	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+	if (buf)
+		buf[n] = 0;
+	fclose(f);
+	free(p);
+	return buf;
 }

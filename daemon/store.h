@@ -5,8 +5,11 @@
  *   STATE/next_id             the id counter (ids are never reused)
  *   STATE/running             exists while a daemon runs: found at start,
  *                             it means the last run did not stop cleanly
+ *   STATE/session.json        daemon-wide settings changed by session_set
  *   STATE/torrents/ID.meta    JSON: id, owner, save_path, info_hash, name,
- *                             magnet, paused, complete
+ *                             magnet, paused, complete, and what `set`
+ *                             steers: limits, sequential, labels, ratio and
+ *                             seed-time limits, queue position, stop reason
  *   STATE/torrents/ID.torrent the .torrent bytes, when known
  *   STATE/torrents/ID.resume  libtorrent's resume data (bencoded)
  *
@@ -36,6 +39,22 @@ struct store_meta {
 	char *magnet;    /* set while the metadata may be unknown */
 	bool paused;
 	bool complete;
+	/* Steering; libtorrent's resume data holds file priorities and
+	 * trackers, the rest is ours. */
+	int64_t download_limit, upload_limit;  /* 0 = unlimited */
+	bool sequential;
+	char **labels;
+	size_t n_labels;
+	double ratio_limit;       /* < 0: the daemon's default */
+	int64_t seed_time_limit;  /* < 0: the daemon's default */
+	int queue_pos;            /* order of the download queue; -1 none */
+	char *stop_reason;        /* "ratio", "seed_time" or NULL */
+	/* The limit that last stopped it and was then overridden by a manual
+	 * resume: not applied again until the limit changes. */
+	double ratio_waived;      /* < 0: none */
+	int64_t seed_time_waived; /* < 0: none */
+	bool hook_done;           /* its completion was announced (the
+	                             --on-complete hook runs once) */
 };
 
 struct store *store_open(const char *state_dir, char **err);
@@ -64,6 +83,14 @@ int store_load_meta(struct store *st, int64_t id, struct store_meta *m,
 unsigned char *store_load_blob(struct store *st, int64_t id, const char *ext,
 			       size_t *len, char **err);
 void store_meta_free(struct store_meta *m);
+
+/* STATE/NAME as a whole file, atomically and durably (session.json). */
+int store_save_file(struct store *st, const char *name, const void *data,
+		    size_t len, char **err);
+/* Its bytes (NUL-terminated), or NULL if absent or unreadable (*err). */
+char *store_load_file(struct store *st, const char *name, char **err);
+/* A meta with the defaults: no limits, -1 for "none". */
+void store_meta_init(struct store_meta *m);
 
 /* Makes the torrent files written or removed so far durable. */
 void store_sync(struct store *st);

@@ -3,7 +3,8 @@
 #   make -f tests/fuzz/fuzz.mk            build build/fuzz/fuzz_*
 #   make -f tests/fuzz/fuzz.mk fuzz       run each for FUZZ_SECONDS (60)
 #
-# Targets: fuzz_request (common/proto.c), fuzz_pipe (client/pipe_parse.c),
+# Targets: fuzz_request (common/proto.c, with the steering fields of
+# common/steer.c), fuzz_pipe (client/pipe_parse.c),
 # fuzz_config (daemon/options.c + log.c), fuzz_codec (common/codec.c),
 # fuzz_blocklist (daemon/blocklist.c, daemon/peernet.c).
 # Each run starts from tests/fuzz/corpus/NAME (read only: new inputs go to
@@ -24,9 +25,12 @@ FUZZ_LIBS := $(shell pkg-config --libs $(FUZZ_PKGS)) -lm
 FUZZ_NAMES := fuzz_request fuzz_pipe fuzz_config fuzz_codec fuzz_blocklist
 FUZZ_BINS := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
 
-fuzz_request_SRC := common/proto.c common/codec.c common/utf8.c common/escape.c common/jsonscan.c
+# proto.c and options.c check steering fields with steer.c, rate.c and
+# schedule.c.
+FUZZ_STEER_SRC := common/steer.c common/rate.c common/schedule.c
+fuzz_request_SRC := common/proto.c common/codec.c common/utf8.c common/escape.c common/jsonscan.c $(FUZZ_STEER_SRC)
 fuzz_pipe_SRC := client/pipe_parse.c
-fuzz_config_SRC := daemon/options.c daemon/log.c daemon/peernet.c common/utf8.c common/escape.c
+fuzz_config_SRC := daemon/options.c daemon/log.c daemon/peernet.c common/utf8.c common/escape.c $(FUZZ_STEER_SRC)
 fuzz_codec_SRC := common/codec.c
 fuzz_blocklist_SRC := daemon/blocklist.c daemon/peernet.c
 

@@ -817,6 +817,8 @@ static void test_names(void **state)
 	static const char *const ops[TP_OP_COUNT] = {
 		"hello", "create", "seed", "close", "pause", "resume",
 		"reannounce", "list", "status", "watch", "unwatch", "info",
+		"set", "session_get", "session_set", "files", "peers",
+		"trackers", "recheck", "move",
 	};
 	static const char *const errs[TP_ERR_COUNT] = {
 		"bad_request", "unknown_op", "not_found", "forbidden",
@@ -867,7 +869,15 @@ static void test_request_new(void **state)
 					       json_object_new_string("/a/b"));
 			break;
 		case TP_OP_CLOSE: case TP_OP_PAUSE: case TP_OP_RESUME:
-		case TP_OP_REANNOUNCE: case TP_OP_STATUS:
+		case TP_OP_REANNOUNCE: case TP_OP_STATUS: case TP_OP_SET:
+		case TP_OP_FILES: case TP_OP_PEERS: case TP_OP_TRACKERS:
+		case TP_OP_RECHECK:
+			json_object_object_add(obj, "id",
+					       json_object_new_int64(5));
+			break;
+		case TP_OP_MOVE:
+			json_object_object_add(obj, "save_dir",
+					       json_object_new_string("/x"));
 			json_object_object_add(obj, "id",
 					       json_object_new_int64(5));
 			break;

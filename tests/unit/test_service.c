@@ -1268,6 +1268,95 @@ static void test_immediate_ops(void **state)
 	ts_free(f);
 }
 
+/* (steering) The op table's checks: session_set is daemon-wide (root and
+ * the daemon's user only), set/files/move need a torrent the caller owns,
+ * set reaches the engine with its fields and answers Set; Session and
+ * Files come from the engine's events; a move is answered only when it
+ * ends. */
+static void test_steering_ops(void **state)
+{
+	(void)state;
+	struct ts_fake *f = ts_new(0);
+	service_conn_open(f->s, 1, 1000, 1000, 11);
+	service_conn_open(f->s, 2, 1001, 1001, 12);
+	service_conn_open(f->s, 3, TS_DAEMON_UID, TS_DAEMON_UID, 13);
+	ts_create_magnet(f, 1, "a", TS_HASH1);
+	ts_created(f, ts_cmd(f, ENG_CREATE), 1, TS_HASH1, "one");
+	ts_expect_created(f, 1, "a", 1, TS_HASH1);
+
+	ts_req(f, 1, "{\"op\":\"session_set\",\"tag\":\"ss\",\"alt_speed\":true}");
+	ts_expect_error(f, 1, "ss", "forbidden");
+	ts_req(f, 2, "{\"op\":\"set\",\"tag\":\"s2\",\"id\":1,\"labels\":[\"x\"]}");
+	ts_expect_error(f, 2, "s2", "forbidden");
+	ts_req(f, 2, "{\"op\":\"files\",\"tag\":\"f2\",\"id\":1}");
+	ts_expect_error(f, 2, "f2", "forbidden");
+	ts_req(f, 2, "{\"op\":\"move\",\"tag\":\"m2\",\"id\":1,\"save_dir\":\"/x\"}");
+	ts_expect_error(f, 2, "m2", "forbidden");
+	ts_req(f, 1, "{\"op\":\"set\",\"tag\":\"s9\",\"id\":9,\"labels\":[]}");
+	ts_expect_error(f, 1, "s9", "not_found");
+	ts_no_cmd(f);
+
+	/* The owner's set goes to the engine whole. */
+	ts_req(f, 1, "{\"op\":\"set\",\"tag\":\"s1\",\"id\":1,"
+		     "\"labels\":[\"x\",\"y\"],\"download_limit\":5}");
+	struct engine_cmd *c = ts_cmd(f, ENG_SET);
+	assert_int_equal(c->id, 1);
+	assert_int_equal(c->tset.has, TP_TSET_LABELS | TP_TSET_DOWNLOAD_LIMIT);
+	assert_int_equal(c->tset.n_labels, 2);
+	ts_done(f, c);
+	json_object *o = ts_next(f, 1, "Set", "s1");
+	json_object_put(o);
+
+	/* The daemon's user may change the daemon. */
+	ts_req(f, 3, "{\"op\":\"session_set\",\"tag\":\"s3\",\"alt_speed\":true}");
+	c = ts_cmd(f, ENG_SESSION);
+	assert_true(c->session.has & TP_SES_ALT_SPEED);
+	struct engine_event *ev = ts_event(EV_SESSION, c->seq, 0);
+	ev->session.alt_speed = true;
+	ev->session.max_active_downloads = 5;
+	service_engine_event(f->s, ev);
+	o = ts_next(f, 3, "Session", "s3");
+	json_object *v;
+	assert_true(json_object_object_get_ex(o, "alt_speed", &v));
+	assert_true(json_object_get_boolean(v));
+	json_object_put(o);
+
+	/* files: the engine's array, under "files". */
+	ts_req(f, 1, "{\"op\":\"files\",\"tag\":\"fl\",\"id\":1}");
+	c = ts_cmd(f, ENG_FILES);
+	ev = ts_event(EV_DETAIL, c->seq, 1);
+	ev->cmd = ENG_FILES;
+	ev->detail = json_object_new_array();
+	service_engine_event(f->s, ev);
+	o = ts_next(f, 1, "Files", "fl");
+	assert_true(json_object_object_get_ex(o, "files", &v));
+	json_object_put(o);
+
+	/* move: begun (no answer yet), other answers meanwhile, then Moved. */
+	ts_req(f, 1, "{\"op\":\"move\",\"tag\":\"mv\",\"id\":1,\"save_dir\":\"/new\"}");
+	c = ts_cmd(f, ENG_MOVE);
+	assert_string_equal(c->save_dir, "/new");
+	ts_done(f, c);
+	ts_nothing_for(f, 1);
+	ts_req(f, 1, "{\"op\":\"status\",\"tag\":\"st\",\"id\":1}");
+	json_object_put(ts_next(f, 1, "Status", "st"));
+	ev = ts_event(EV_MOVED, 0, 1);
+	ev->save_path = strdup("/new");
+	service_engine_event(f->s, ev);
+	o = ts_next(f, 1, "Moved", "mv");
+	assert_string_equal(ts_str(o, "save_path"), "/new");
+	json_object_put(o);
+	/* A torrent closed mid-move: the move is answered all the same. */
+	ts_req(f, 1, "{\"op\":\"move\",\"tag\":\"mv2\",\"id\":1,\"save_dir\":\"/b\"}");
+	ts_done(f, ts_cmd(f, ENG_MOVE));
+	ts_req(f, 1, "{\"op\":\"close\",\"tag\":\"cl\",\"id\":1}");
+	ts_done(f, ts_cmd(f, ENG_CLOSE));
+	ts_expect_error(f, 1, "mv2", "not_found");
+	json_object_put(ts_next(f, 1, "Closed", "cl"));
+	ts_assert_drained(f);
+	ts_free(f);
+}
+
 int main(void)
 {
 	/* The service logs the drift it recovers from; keep it quiet. */
@@ -1290,6 +1379,7 @@ int main(void)
 		cmocka_unit_test(test_sequence_drift),
 		cmocka_unit_test(test_immediate_ops),
 		cmocka_unit_test(test_race_with_close),
+		cmocka_unit_test(test_steering_ops),
 	};
 	return cmocka_run_group_tests_name("service", tests, NULL, NULL);
 }

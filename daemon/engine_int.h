@@ -1,0 +1,106 @@
+/*
+ * engine_int.h - what the engine's own files share (engine.c: the thread,
+ * its queues, creating and restoring torrents; engine_steer.c: limits,
+ * the queue, alt speed, ratio and seed-time rules).  Engine thread only,
+ * except the fields marked as shared with the main thread.
+ */
+#ifndef TPD_ENGINE_INT_H
+#define TPD_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "idmap.h"
+#include "lt_shim.h"
+#include "schedule.h"
+#include "steer.h"
+#include "store.h"
+
+struct blocklist;
+
+struct engine {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t started_cond;
+
+	/* Shared with the main thread, under lock. */
+	struct engine_cmd *cmd_head, *cmd_tail;
+	struct engine_event *ev_head, *ev_tail;
+	bool stopping;
+	bool started;
+	struct blocklist *new_blocklist; /* waiting to be applied */
+	bool blocklist_changed;
+	char *start_err;
+
+	int cmd_fd;     /* eventfd: commands (or stop) waiting */
+	int ev_fd;      /* eventfd: events waiting */
+
+	/* Engine thread only after start. */
+	lts_session *lts;
+	int timer_fd;
+	int listen_port;
+	int64_t next_id;
+	char *listen;
+	char *download_dir;
+	char *state_dir;
+	bool dht, lsd, upnp;
+	bool pex, utp, tcp;
+	int encryption;
+	char *dht_bootstrap;
+	int tick_ms;
+	struct store *store;
+	struct idmap metas;        /* id -> struct store_meta * */
+	int resume_every;          /* ticks between periodic resume saves */
+	int ticks;
+	int resume_waiting;        /* resume requests not yet answered */
+	/* Events of a command batch wait here until the batch's state
+	 * changes are durable (store_sync), then leave together. */
+	bool holding;
+	struct engine_event *held_head, *held_tail;
+
+	/* Steering (engine_steer.c). */
+	struct tp_session sess;    /* the daemon-wide settings in force */
+	unsigned sess_saved;       /* keys session_set changed: saved ones */
+	struct tp_schedule sched;  /* parsed sess.alt_schedule */
+	bool alt_on;               /* alt-speed limits in force */
+	int queue_tail;            /* queue_pos for the next new torrent */
+};
+
+
+/* engine.c */
+void engine_emit(struct engine *e, struct engine_event *ev);
+struct engine_event *engine_event_new(enum engine_event_type type,
+				      uint64_t seq);
+void engine_save_meta(struct engine *e, struct store_meta *m);
+void engine_push_status(struct engine *e, int64_t id, bool completed);
+void engine_request_resume(struct engine *e, int64_t id);
+
+/* engine_steer.c */
+/* Loads STATE/session.json over the settings engine_start took from its
+ * config (e->sess), and applies them. */
+void engine_steer_open(struct engine *e);
+/* Every tick: the alt-speed schedule. */
+void engine_steer_tick(struct engine *e);
+void engine_steer_set(struct engine *e, struct engine_cmd *c);
+void engine_steer_session(struct engine *e, struct engine_cmd *c);
+/* A new torrent's steering from its create (limits, labels...). */
+void engine_steer_new_meta(struct engine *e, struct store_meta *m,
+			   const struct tp_tset *t);
+/* Fills the steering fields of a status from the torrent's meta. */
+void engine_steer_status(struct engine *e, struct tp_status *dst,
+			 const struct lts_status *src);
+/* The ratio and seed-time rules, on each status; true if it paused it. */
+bool engine_steer_rules(struct engine *e, const struct lts_status *st);
+/* A manual resume: clears stop_reason and waives the limit that set it. */
+void engine_steer_resumed(struct engine *e, struct store_meta *m);
+void engine_steer_free(struct engine *e);
+
+/* engine_detail.c: files, peers, trackers and recheck of one torrent. */
+void engine_detail(struct engine *e, struct engine_cmd *c);
+/* The sink's moved / move_failed, and starting a move. */
+void engine_detail_moved(void *ctx, int64_t id, const char *save_path);
+void engine_detail_move_failed(void *ctx, int64_t id, const char *reason);
+
+#endif
