@@ -48,7 +48,7 @@ COMMON_SRC := $(wildcard common/*.c)
 CLIENTLIB_SRC := client/tpclient.c
 TPCTL_SRC := $(filter-out $(CLIENTLIB_SRC),$(wildcard client/*.c))
 DAEMON_SRC := $(wildcard daemon/*.c)
-SHIM_SRC := daemon/lt_shim.cpp
+SHIM_SRC := $(wildcard daemon/*.cpp)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(1)))

@@ -353,6 +353,7 @@ static void engine_do_create(struct engine *e, struct engine_cmd *c)
 		.paused = c->paused,
 		.peers = (const char *const *)c->peers,
 		.n_peers = c->n_peers,
+		.owner = c->owner,
 	};
 	struct lts_added added;
 	memset(&added, 0, sizeof added);
@@ -503,6 +504,7 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 		.paused = m->paused,
 		.resume = res,
 		.resume_len = rlen,
+		.owner = (uint32_t)m->owner,
 	};
 	struct lts_added added;
 	memset(&added, 0, sizeof added);

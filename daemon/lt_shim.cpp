@@ -13,6 +13,7 @@
  * in try/catch and turns failures into a return code plus a malloc'd reason.
  */
 #include "lt_shim.h"
+#include "lt_storage.hpp"
 #include "proto.h" /* TP_VERSION */
 
 #include <libtorrent/add_torrent_params.hpp>
@@ -538,7 +539,9 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 			return nullptr;
 		}
 		lt::session_params params(lts_settings(cfg));
-		params.disk_io_constructor = lt::posix_disk_io_constructor;
+		/* Our backend: files opened with their owner's rights, no
+		 * link followed (lt_storage.cpp). */
+		params.disk_io_constructor = lts_storage_constructor;
 		s->ses = std::make_unique<lt::session>(std::move(params));
 		int efd = s->efd;
 		s->ses->set_alert_notify([efd] { lts_notify(efd); });
@@ -626,8 +629,21 @@ enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,
 		lts_copy_hex(out->info_hash, hex);
 
 		lt::info_hash_t const ih = atp.info_hashes;
+		/* Before the add: the storage is made on libtorrent's thread
+		 * and asks whose torrent it is.  A duplicate keeps its owner. */
+		bool owned = lts_storage_owner(ih.get_best(), p->id,
+					       static_cast<uid_t>(p->owner));
 		lt::error_code ec;
-		lt::torrent_handle h = s->ses->add_torrent(std::move(atp), ec);
+		lt::torrent_handle h;
+		try {
+			h = s->ses->add_torrent(std::move(atp), ec);
+		} catch (...) {
+			if (owned)
+				lts_storage_forget(p->id);
+			throw;
+		}
+		if (ec && owned)
+			lts_storage_forget(p->id);
 		if (ec == lt::errors::duplicate_torrent) {
 			out->existing_id = lts_find_existing(s, ih);
 			if (out->existing_id < 0) {
@@ -673,6 +689,7 @@ int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err)
 		if (s->removed.size() >= LTS_MAX_REMOVED)
 			s->removed.erase(s->removed.begin());
 		s->removed.emplace_back(h, id);
+		lts_storage_forget(id);
 		s->ses->remove_torrent(h, delete_files ? lt::session::delete_files
 						       : lt::remove_flags_t{});
 	});

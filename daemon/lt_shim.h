@@ -35,7 +35,7 @@ struct lts_config {
 	const char *user_agent;  /* NULL = "tpd/VERSION" */
 };
 
-/* Creates the session (POSIX disk I/O backend, not mmap), installs the
+/* Creates the session (tpd's own disk backend, lt_storage.h), installs the
  * alert notifier.  NULL on failure with *err set. */
 lts_session *lts_new(const struct lts_config *cfg, char **err);
 /* Aborts the session and waits for libtorrent's threads to finish. */
@@ -59,6 +59,7 @@ struct lts_add {
 	size_t resume_len;
 	const char *const *peers;      /* "HOST:PORT" to connect to at once */
 	size_t n_peers;
+	uint32_t owner;                /* uid whose rights its files are used with */
 };
 
 enum lts_add_result { LTS_ADD_OK = 0, LTS_ADD_DUPLICATE = 1, LTS_ADD_FAIL = -1 };
