@@ -103,6 +103,10 @@ struct lts_session {
 	 * answer.  Searched with ==, which (unlike the hash) stays right
 	 * for handles whose torrent is gone. */
 	std::vector<std::pair<lt::torrent_handle, int64_t>> removed;
+	/* Torrents stopped because the storage refused a link (lt_storage):
+	 * their error, shown until they are resumed.  libtorrent itself only
+	 * rejects the peer's request when a read fails. */
+	std::unordered_map<int64_t, std::string> refused;
 };
 
 namespace {
@@ -248,6 +252,32 @@ void lts_fill_status(lt::torrent_status const &ts, int64_t id,
 	out->up_rate = ts.upload_payload_rate;
 	out->peers = ts.num_peers;
 	out->seeds = ts.num_seeds;
+}
+
+/* A refused link (lt_storage): ELOOP from RESOLVE_NO_SYMLINKS, EXDEV from
+ * RESOLVE_BENEATH. */
+bool lts_link_refused(lt::error_code const &ec)
+{
+	return ec == boost::system::errc::too_many_symbolic_link_levels
+	       || ec == boost::system::errc::cross_device_link;
+}
+
+/* A seed whose file was swapped for a link: stop it with an error, as
+ * libtorrent does when a write or a hash fails, instead of serving on. */
+void lts_on_file_error(lts_session *s, int64_t id, lt::file_error_alert const *fe)
+{
+	if (id == 0 || !lts_link_refused(fe->error) || s->refused.count(id) != 0)
+		return;
+	s->refused[id] = std::string("refused to follow a link at ")
+			 + fe->filename() + ": " + fe->error.message();
+	fe->handle.pause();
+}
+
+/* The refused-link error of id, or nullptr. */
+std::string const *lts_refused(lts_session *s, int64_t id)
+{
+	auto it = s->refused.find(id);
+	return it == s->refused.end() ? nullptr : &it->second;
 }
 
 lt::settings_pack lts_settings(struct lts_config const *cfg)
@@ -420,10 +450,15 @@ void lts_on_status(lts_session *s, struct lts_sink const *sink,
 		/* Borrowed strings: the sink's copy ends with the callback, and
 		 * the sink only sees a const struct. */
 		std::string error = ts.errc ? ts.errc.message() : std::string();
+		std::string const *refused = lts_refused(s, it->second);
+		if (!ts.errc && refused != nullptr) {
+			st.state = "error";
+			error = *refused;
+		}
 		st.name = const_cast<char *>(ts.name.empty() ? e.hex.c_str()
 							      : ts.name.c_str());
 		st.save_path = const_cast<char *>(ts.save_path.c_str());
-		st.error = ts.errc ? const_cast<char *>(error.c_str()) : nullptr;
+		st.error = !error.empty() ? const_cast<char *>(error.c_str()) : nullptr;
 		sink->status(sink->ctx, &st);
 	}
 }
@@ -486,8 +521,10 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	} else if (auto *sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
 		if (sink->resume_failed)
 			sink->resume_failed(sink->ctx, id, sf->error.message().c_str());
-	} else if (lt::alert_cast<lt::file_error_alert>(a)
-		   || lt::alert_cast<lt::torrent_error_alert>(a)
+	} else if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
+		lts_log(sink, 0, id, a->message());
+		lts_on_file_error(s, id, fe);
+	} else if (lt::alert_cast<lt::torrent_error_alert>(a)
 		   || lt::alert_cast<lt::listen_failed_alert>(a)
 		   || lt::alert_cast<lt::torrent_delete_failed_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
@@ -689,6 +726,7 @@ int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err)
 		if (s->removed.size() >= LTS_MAX_REMOVED)
 			s->removed.erase(s->removed.begin());
 		s->removed.emplace_back(h, id);
+		s->refused.erase(id);
 		lts_storage_forget(id);
 		s->ses->remove_torrent(h, delete_files ? lt::session::delete_files
 						       : lt::remove_flags_t{});
@@ -705,6 +743,7 @@ int lts_pause(lts_session *s, int64_t id, char **err)
 
 int lts_resume(lts_session *s, int64_t id, char **err)
 {
+	s->refused.erase(id); /* tried again: it fails again if still linked */
 	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
 		h.unset_flags(lt::torrent_flags::auto_managed);
 		h.resume();
@@ -821,10 +860,15 @@ int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
 		lts_fill_status(ts, id, e->hex, out);
 		out->name = lts_dup(ts.name.empty() ? e->hex : ts.name);
 		out->save_path = lts_dup(ts.save_path);
+		std::string const *refused = lts_refused(s, id);
 		if (ts.errc)
 			out->error = lts_dup(ts.errc.message());
+		else if (refused != nullptr) {
+			out->state = "error";
+			out->error = lts_dup(*refused);
+		}
 		if (out->name == nullptr || out->save_path == nullptr
-		    || (ts.errc && out->error == nullptr)) {
+		    || ((ts.errc || refused) && out->error == nullptr)) {
 			lts_status_free(out);
 			lts_set_err(err, "out of memory");
 			return -1;
