@@ -101,11 +101,14 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CFLAGS_ALL) -Wno-unused-parameter -MMD -MP -c $< -o $@
 
 $(addprefix $(BUILD)/tests/,$(UNIT_LT)): $(SHIM_OBJ)
-$(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_LIBS = $(SHIM_OBJ) $(LT_LIBS)
+# The shim's objects come before libtpd.a: they use its modules (access,
+# beneath) as much as its modules use them.
+$(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_SHIM = $(SHIM_OBJ)
+$(addprefix $(BUILD)/tests/,$(UNIT_LT)): UNIT_LIBS = $(LT_LIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libtpd.a $(BUILD)/libtpclient.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(SAN) -pthread -o $@ $< $(BUILD)/libtpd.a $(BUILD)/libtpclient.a \
-		$(UNIT_LIBS) $(PKG_LIBS) -lcmocka -lm
+	$(CXX) $(SAN) -pthread -o $@ $< $(UNIT_SHIM) $(BUILD)/libtpd.a \
+		$(BUILD)/libtpclient.a $(UNIT_LIBS) $(PKG_LIBS) -lcmocka -lm
 
 deps:
 	@sh tests/deps.sh
