@@ -42,6 +42,7 @@ extern "C" {
 #include <libtorrent/storage_defs.hpp>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -142,10 +143,8 @@ struct lts_open_file {
 
 class lts_storage {
 public:
-	lts_storage(lt::storage_params const &p, std::shared_ptr<void> torrent,
-		    lt::io_context &ioc)
-		: files_(p.files), save_path_(p.path), torrent_(std::move(torrent)),
-		  ioc_(ioc)
+	explicit lts_storage(lt::storage_params const &p)
+		: files_(p.files), save_path_(p.path)
 	{
 		if (p.mapped_files != nullptr)
 			renamed_ = std::make_unique<lt::file_storage>(*p.mapped_files);
@@ -164,10 +163,6 @@ public:
 		close_all();
 		if (ids_loaded_)
 			access_ids_free(&ids_);
-		/* The torrent may be destroyed with its last reference, which
-		 * must happen on the network thread, not a disk thread. */
-		if (torrent_)
-			boost::asio::post(ioc_, [t = std::move(torrent_)] {});
 		if (id_ < 0)
 			return;
 		lts_registry &r = lts_reg();
@@ -477,12 +472,12 @@ public:
 	std::string const &save_path() const { return save_path_; }
 
 private:
-	lt::file_storage const &files_;
+	/* A copy: jobs may outlive libtorrent's torrent object (and its
+	 * file_storage), and holding the torrent instead would let it die
+	 * after the disk object it must unregister from. */
+	lt::file_storage const files_;
 	std::unique_ptr<lt::file_storage> renamed_;
 	std::string save_path_;
-	/* Keeps libtorrent's torrent (and so files_) alive while jobs run. */
-	std::shared_ptr<void> torrent_;
-	lt::io_context &ioc_;
 	int64_t id_ = -1;
 	uid_t uid_ = LTS_NOBODY;
 	struct access_ids ids_ = {};
@@ -762,10 +757,10 @@ public:
 	}
 
 	lt::storage_holder new_torrent(lt::storage_params const &p,
-				       std::shared_ptr<void> const &torrent) override
+				       std::shared_ptr<void> const &) override
 	{
 		auto slot = std::make_shared<lts_slot>(
-			std::make_unique<lts_storage>(p, torrent, ioc_));
+			std::make_unique<lts_storage>(p));
 		lt::storage_index_t idx;
 		if (free_.empty()) {
 			idx = lt::storage_index_t(static_cast<int>(slots_.size()));
@@ -962,13 +957,16 @@ public:
 
 	void abort(bool wait) override
 	{
+		/* libtorrent still stops its torrents (and waits for their
+		 * handlers) after abort(false): the threads stay until the
+		 * final abort(true), which lets them finish every queued job. */
+		if (!wait)
+			return;
 		{
 			std::lock_guard<std::mutex> g(lock_);
 			stopping_ = true;
 		}
 		wake_.notify_all();
-		if (!wait)
-			return;
 		for (std::thread &t : threads_)
 			if (t.joinable())
 				t.join();
@@ -1003,15 +1001,37 @@ private:
 	std::vector<std::shared_ptr<lt::disk_observer>> observers_;
 	std::vector<std::thread> threads_;
 	struct access_ids daemon_ids_ = {};
+	/* While jobs are queued or running, the io_context is told there is
+	 * work coming: else the network thread may run out of handlers and
+	 * stop (at shutdown) before a job posts its own, which would then
+	 * never run and free the torrent after this object. */
+	using lts_work = boost::asio::executor_work_guard<lt::io_context::executor_type>;
+	std::unique_ptr<lts_work> work_;
+	std::int64_t outstanding_ = 0;
 
 	void queue(lt::storage_index_t storage, lts_job job)
 	{
-		std::shared_ptr<lts_slot> slot =
-			slots_[static_cast<size_t>(static_cast<int>(storage))];
+		size_t const i = static_cast<size_t>(static_cast<int>(storage));
+		std::shared_ptr<lts_slot> slot = i < slots_.size() ? slots_[i] : nullptr;
+		if (!slot)
+			return; /* libtorrent never asks for a removed storage */
 		bool wake = false;
 		{
-			std::lock_guard<std::mutex> g(lock_);
+			std::unique_lock<std::mutex> g(lock_);
+			if (stopping_) {
+				/* No thread is left: run it here, as its owner. */
+				g.unlock();
+				slot->st->become_owner(&daemon_ids_);
+				try {
+					job(*slot->st);
+				} catch (...) {
+				}
+				access_become(&daemon_ids_);
+				return;
+			}
 			slot->jobs.push_back(std::move(job));
+			if (outstanding_++ == 0)
+				work_ = std::make_unique<lts_work>(ioc_.get_executor());
 			if (!slot->scheduled) {
 				slot->scheduled = true;
 				ready_.push_back(std::move(slot));
@@ -1070,8 +1090,12 @@ private:
 					 * lost, the thread and the rest go on */
 				}
 			}
-			batch.clear();
 			std::lock_guard<std::mutex> g(lock_);
+			/* Every handler of the batch is posted by now. */
+			outstanding_ -= static_cast<std::int64_t>(batch.size());
+			if (outstanding_ == 0)
+				work_.reset();
+			batch.clear();
 			if (!slot->jobs.empty())
 				ready_.push_back(std::move(slot));
 			else
