@@ -103,6 +103,56 @@ void access_leave(struct access_saved *sv)
 	free(sv->groups);
 }
 
+/* Group of an unknown user: the overflow group, which owns nothing. */
+#define ACCESS_NOGROUP ((gid_t)65534)
+
+int access_ids_load(uid_t uid, struct access_ids *ids)
+{
+	memset(ids, 0, sizeof *ids);
+	ids->uid = uid;
+	if (uid == geteuid()) {
+		int cur = getgroups(0, NULL);
+		ids->groups = malloc((size_t)(cur > 0 ? cur : 1) * sizeof(gid_t));
+		if (!ids->groups)
+			return -1;
+		ids->n = cur > 0 ? getgroups(cur, ids->groups) : 0;
+		if (ids->n < 0)
+			ids->n = 0;
+		ids->gid = getegid();
+		return 0;
+	}
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	ids->gid = ACCESS_NOGROUP;
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
+		ids->gid = pw.pw_gid;
+	ids->groups = access_groups(uid, ids->gid, &ids->n);
+	return ids->groups ? 0 : -1;
+}
+
+void access_ids_free(struct access_ids *ids)
+{
+	free(ids->groups);
+	ids->groups = NULL;
+	ids->n = 0;
+}
+
+int access_become(const struct access_ids *ids)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (syscall(SYS_setgroups, ids->n, ids->groups) < 0)
+		return -1;
+	syscall(SYS_setfsgid, ids->gid);
+	syscall(SYS_setfsuid, ids->uid);
+	/* setfs*() report the previous id, never an error: ask again. */
+	if ((uid_t)syscall(SYS_setfsuid, (uid_t)-1) != ids->uid) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 static void access_reason(char **err, const char *what, const char *path)
 {
 	if (asprintf(err, "cannot %s %s: %s", what, path, strerror(errno)) < 0)

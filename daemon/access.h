@@ -37,6 +37,25 @@ int access_open(uid_t uid, gid_t gid, const char *path, int flags,
 
 
 
+/* A patron's identity looked up once, for a thread that acts for the same
+ * patron again and again (the disk threads): switching then needs no
+ * user-database look-up. */
+struct access_ids {
+	uid_t uid;
+	gid_t gid;      /* the user's primary group; 65534 if unknown */
+	gid_t *groups;
+	int n;
+};
+
+/* Fills ids for uid (the daemon's own uid gets the daemon's own groups).
+ * 0, or -1 when memory is short. */
+int access_ids_load(uid_t uid, struct access_ids *ids);
+void access_ids_free(struct access_ids *ids);
+/* Makes the calling thread use ids's file-system rights from now on (no
+ * restore: for threads that only ever act for patrons).  A daemon that is
+ * not root cannot switch and keeps its own rights.  0 or -1 with errno. */
+int access_become(const struct access_ids *ids);
+
 /* Writes data to path atomically as uid/gid: a temporary file beside it,
  * fsync, rename, fsync of the directory.  0 or -1 with *err. */
 int access_write_file(uid_t uid, gid_t gid, const char *path,

@@ -377,6 +377,7 @@ static void engine_do_create(struct engine *e, struct engine_cmd *c)
 		.upload_limit = (int)c->tset.upload_limit,
 		.sequential = c->tset.sequential,
 		.pex = e->sess.pex,
+		.owner = c->owner,
 	};
 	struct lts_added added;
 	memset(&added, 0, sizeof added);
@@ -551,6 +552,7 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 		.upload_limit = (int)m->upload_limit,
 		.sequential = m->sequential,
 		.pex = e->sess.pex,
+		.owner = (uint32_t)m->owner,
 	};
 	struct lts_added added;
 	memset(&added, 0, sizeof added);

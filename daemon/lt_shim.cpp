@@ -13,6 +13,7 @@
  * in try/catch and turns failures into a return code plus a malloc'd reason.
  */
 #include "lt_shim.h"
+#include "lt_storage.hpp"
 #include "proto.h" /* TP_VERSION */
 #include "utf8.h"
 
@@ -112,6 +113,10 @@ struct lts_session {
 	 * answer.  Searched with ==, which (unlike the hash) stays right
 	 * for handles whose torrent is gone. */
 	std::vector<std::pair<lt::torrent_handle, int64_t>> removed;
+	/* Torrents stopped because the storage refused a link (lt_storage):
+	 * their error, shown until they are resumed.  libtorrent itself only
+	 * rejects the peer's request when a read fails. */
+	std::unordered_map<int64_t, std::string> refused;
 };
 
 namespace {
@@ -353,6 +358,32 @@ static void lts_net_settings(lt::settings_pack &sp, int encryption, bool utp,
 	}
 }
 
+/* A refused link (lt_storage): ELOOP from RESOLVE_NO_SYMLINKS, EXDEV from
+ * RESOLVE_BENEATH. */
+bool lts_link_refused(lt::error_code const &ec)
+{
+	return ec == boost::system::errc::too_many_symbolic_link_levels
+	       || ec == boost::system::errc::cross_device_link;
+}
+
+/* A seed whose file was swapped for a link: stop it with an error, as
+ * libtorrent does when a write or a hash fails, instead of serving on. */
+void lts_on_file_error(lts_session *s, int64_t id, lt::file_error_alert const *fe)
+{
+	if (id == 0 || !lts_link_refused(fe->error) || s->refused.count(id) != 0)
+		return;
+	s->refused[id] = std::string("refused to follow a link at ")
+			 + fe->filename() + ": " + fe->error.message();
+	fe->handle.pause();
+}
+
+/* The refused-link error of id, or nullptr. */
+std::string const *lts_refused(lts_session *s, int64_t id)
+{
+	auto it = s->refused.find(id);
+	return it == s->refused.end() ? nullptr : &it->second;
+}
+
 lt::settings_pack lts_settings(struct lts_config const *cfg)
 {
 	lt::settings_pack sp;
@@ -579,11 +610,16 @@ void lts_on_status(lts_session *s, struct lts_sink const *sink,
 		 * the sink only sees a const struct. */
 		std::string error = ts.errc ? lts_text(ts.errc.message())
 					    : std::string();
+		std::string const *refused = lts_refused(s, it->second);
+		if (!ts.errc && refused != nullptr) {
+			st.state = "error";
+			error = lts_text(*refused);
+		}
 		std::string name = lts_text(ts.name.empty() ? e.hex : ts.name);
 		std::string save_path = lts_text(ts.save_path);
 		st.name = const_cast<char *>(name.c_str());
 		st.save_path = const_cast<char *>(save_path.c_str());
-		st.error = ts.errc ? const_cast<char *>(error.c_str()) : nullptr;
+		st.error = !error.empty() ? const_cast<char *>(error.c_str()) : nullptr;
 		sink->status(sink->ctx, &st);
 	}
 }
@@ -655,8 +691,10 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	} else if (auto *sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
 		if (sink->resume_failed)
 			sink->resume_failed(sink->ctx, id, sf->error.message().c_str());
-	} else if (lt::alert_cast<lt::file_error_alert>(a)
-		   || lt::alert_cast<lt::torrent_error_alert>(a)
+	} else if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
+		lts_log(sink, 0, id, a->message());
+		lts_on_file_error(s, id, fe);
+	} else if (lt::alert_cast<lt::torrent_error_alert>(a)
 		   || lt::alert_cast<lt::listen_failed_alert>(a)
 		   || lt::alert_cast<lt::torrent_delete_failed_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
@@ -708,7 +746,9 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 			return nullptr;
 		}
 		lt::session_params params(lts_settings(cfg), lts_plugins(cfg));
-		params.disk_io_constructor = lt::posix_disk_io_constructor;
+		/* Our backend: files opened with their owner's rights, no
+		 * link followed (lt_storage.cpp). */
+		params.disk_io_constructor = lts_storage_constructor;
 		s->ses = std::make_unique<lt::session>(std::move(params));
 		/* libtorrent puts LAN and loopback peers in an unlimited
 		 * class; a user's limit means every peer, so every address
@@ -831,8 +871,21 @@ enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,
 		lts_copy_hex(out->info_hash, hex);
 
 		lt::info_hash_t const ih = atp.info_hashes;
+		/* Before the add: the storage is made on libtorrent's thread
+		 * and asks whose torrent it is.  A duplicate keeps its owner. */
+		bool owned = lts_storage_owner(ih.get_best(), p->id,
+					       static_cast<uid_t>(p->owner));
 		lt::error_code ec;
-		lt::torrent_handle h = s->ses->add_torrent(std::move(atp), ec);
+		lt::torrent_handle h;
+		try {
+			h = s->ses->add_torrent(std::move(atp), ec);
+		} catch (...) {
+			if (owned)
+				lts_storage_forget(p->id);
+			throw;
+		}
+		if (ec && owned)
+			lts_storage_forget(p->id);
 		if (ec == lt::errors::duplicate_torrent) {
 			out->existing_id = lts_find_existing(s, ih);
 			if (out->existing_id < 0) {
@@ -878,6 +931,8 @@ int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err)
 		if (s->removed.size() >= LTS_MAX_REMOVED)
 			s->removed.erase(s->removed.begin());
 		s->removed.emplace_back(h, id);
+		s->refused.erase(id);
+		lts_storage_forget(id);
 		s->ses->remove_torrent(h, delete_files ? lt::session::delete_files
 						       : lt::remove_flags_t{});
 	});
@@ -893,6 +948,7 @@ int lts_pause(lts_session *s, int64_t id, char **err)
 
 int lts_resume(lts_session *s, int64_t id, char **err)
 {
+	s->refused.erase(id); /* tried again: it fails again if still linked */
 	return lts_with_handle(s, id, err, [](lt::torrent_handle &h) {
 		h.set_flags(lt::torrent_flags::auto_managed);
 		h.resume();
@@ -1292,10 +1348,15 @@ int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
 		lts_fill_status(ts, id, e->hex, out);
 		out->name = lts_dup(ts.name.empty() ? e->hex : ts.name);
 		out->save_path = lts_dup(ts.save_path);
+		std::string const *refused = lts_refused(s, id);
 		if (ts.errc)
 			out->error = lts_dup(ts.errc.message());
+		else if (refused != nullptr) {
+			out->state = "error";
+			out->error = lts_dup(*refused);
+		}
 		if (out->name == nullptr || out->save_path == nullptr
-		    || (ts.errc && out->error == nullptr)) {
+		    || ((ts.errc || refused) && out->error == nullptr)) {
 			lts_status_free(out);
 			lts_set_err(err, "out of memory");
 			return -1;

@@ -55,7 +55,7 @@ struct lts_limits {
 /* Applies them (asynchronously; takes effect within a second). */
 int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err);
 
-/* Creates the session (POSIX disk I/O backend, not mmap), installs the
+/* Creates the session (tpd's own disk backend, lt_storage.h), installs the
  * alert notifier.  NULL on failure with *err set.  Every peer, local
  * ones included, is put in the rate-limited global peer class. */
 lts_session *lts_new(const struct lts_config *cfg, char **err);
@@ -91,6 +91,7 @@ struct lts_add {
 	int download_limit, upload_limit; /* bytes/s, 0 = unlimited */
 	bool sequential;
 	bool pex;                      /* false: ut_pex off for this torrent */
+	uint32_t owner;                /* uid whose rights its files are used with */
 };
 
 enum lts_add_result { LTS_ADD_OK = 0, LTS_ADD_DUPLICATE = 1, LTS_ADD_FAIL = -1 };

@@ -227,6 +227,53 @@ static void main_reload_blocklist(struct tpd *t, const char *path)
 	engine_set_blocklist(t->eng, bl);
 }
 
+static bool main_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Names, in the log, each setting of the new file that differs from what
+ * runs but only takes effect at a restart, so that a SIGHUP that seemed to
+ * do nothing explains itself. */
+static void main_log_restart_needed(const struct tpd_options *run,
+				    struct tpd_options *fresh)
+{
+	char *err = NULL;
+	if (options_finish(fresh, &err) < 0) {
+		free(err);
+		return;
+	}
+	const struct {
+		const char *name;
+		bool changed;
+	} keys[] = {
+		{"listen", main_differ(run->listen, fresh->listen)},
+		{"download-dir", main_differ(run->download_dir, fresh->download_dir)},
+		{"state-dir", main_differ(run->state_dir, fresh->state_dir)},
+		{"socket", main_differ(run->socket_path, fresh->socket_path)},
+		{"socket-mode", run->socket_mode != fresh->socket_mode},
+		{"socket-group", main_differ(run->socket_group, fresh->socket_group)},
+		{"tick", run->tick_ms != fresh->tick_ms},
+		{"dht", run->dht != fresh->dht},
+		{"lsd", run->lsd != fresh->lsd},
+		{"upnp", run->upnp != fresh->upnp},
+		{"workers", run->workers != fresh->workers},
+		{"resume-interval", run->resume_interval != fresh->resume_interval},
+		{"no-pex", run->pex != fresh->pex},
+		{"no-utp", run->utp != fresh->utp},
+		{"no-tcp", run->tcp != fresh->tcp},
+		{"encryption", run->encryption != fresh->encryption},
+		{"dht-bootstrap", main_differ(run->dht_bootstrap, fresh->dht_bootstrap)},
+		{"watch-dir", main_differ(run->watch_dir, fresh->watch_dir)},
+		{"on-complete", main_differ(run->on_complete, fresh->on_complete)},
+		{"hook-timeout", run->hook_timeout != fresh->hook_timeout},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].changed)
+			log_warn("SIGHUP: %s changed; it takes effect at a restart",
+				 keys[i].name);
+}
+
 static void main_reload(struct tpd *t)
 {
 	char *err = NULL;
@@ -259,6 +306,7 @@ static void main_reload(struct tpd *t)
 		main_reload_blocklist(t, fresh.blocklist);
 		log_info("SIGHUP: reloaded %s (log level, tracker, limits, "
 			 "blocklist)", t->opt.config);
+		main_log_restart_needed(&t->opt, &fresh);
 	}
 	free(err);
 	free(text);

@@ -23,6 +23,7 @@
 
 #include "idmap.h"
 #include "log.h"
+#include "lt_storage.h"
 
 struct svc_conn {
 	uint64_t id;
@@ -1223,6 +1224,10 @@ static int svc_delete_files(struct service *s, struct svc_pending *p,
 	job->path = ev->save_path;
 	job->files = ev->files;
 	job->n_files = ev->n_files;
+	/* libtorrent may still be writing blocks it had queued when the
+	 * torrent was removed: delete only after its storage is released. */
+	job->settle = lts_storage_wait_released;
+	job->settle_id = ev->id;
 	ev->save_path = NULL;
 	ev->files = NULL;
 	ev->n_files = 0;

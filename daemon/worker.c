@@ -26,6 +26,9 @@
 #include "proto.h"
 
 #define WORKER_MAX_REDIRECTS 5
+/* How long a deletion waits for libtorrent to release the torrent's files
+ * (its disk queue is bounded, so this is seconds at worst). */
+#define WORK_SETTLE_MS 60000
 #define WORKER_CONNECT_TIMEOUT_S 10L
 
 struct workers {
@@ -317,6 +320,11 @@ static void work_delete(struct work_job *j)
 {
 	char *err = NULL;
 	struct access_saved sv;
+	if (j->settle && j->settle(j->settle_id, WORK_SETTLE_MS) < 0) {
+		work_fail(j, "the torrent's files were still in use after %d s; "
+			  "not deleted", WORK_SETTLE_MS / 1000);
+		return;
+	}
 	if (access_enter(j->uid, j->gid, &sv, &err) < 0) {
 		j->error = err;
 		return;

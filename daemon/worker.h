@@ -45,6 +45,11 @@ struct work_job {
 	/* DELETE: relative to path; never followed out through a link */
 	char **files;
 	size_t n_files;
+	/* DELETE: waits (at most timeout_ms) until nothing writes the files
+	 * any more, so that no write in flight recreates a deleted file;
+	 * NULL deletes at once.  0 when settled, -1 on timeout. */
+	int (*settle)(int64_t id, int timeout_ms);
+	int64_t settle_id;
 
 	/* result: data on success, else error (a sentence for the user) */
 	unsigned char *data;

@@ -439,5 +439,26 @@ def test_sighup_applies_runtime_settings(env):
     mute.close()
 
 
+@test
+def test_sighup_names_what_needs_a_restart(env):
+    """A reloaded file that changes a setting read only at start (here the
+    worker count and the resume interval) says so in the log, by name;
+    an unchanged one is not named."""
+    conf = env.path("tpd.conf")
+    with open(conf, "w") as f:
+        f.write("workers = 2\nresume-interval = 30\n")
+    d = env.start_daemon(extra=["--config", conf])
+    with open(conf, "w") as f:
+        f.write("workers = 3\nresume-interval = 30\n")
+    d.proc.send_signal(signal.SIGHUP)
+    want = "SIGHUP: workers changed; it takes effect at a restart"
+    T.wait_until(lambda: want in open(d.log, errors="replace").read(), 20,
+                 "the daemon to log %r" % want)
+    log = open(d.log, errors="replace").read()
+    check("resume-interval changed" not in log,
+          "an unchanged setting was named: " + T.tail(d.log, 10))
+    check(d.alive(), "tpd died on SIGHUP")
+
+
 if __name__ == "__main__":
     T.main()
