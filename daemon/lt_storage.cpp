@@ -425,6 +425,9 @@ public:
 	lt::status_t move(std::string const &dest, lt::move_flags_t flags,
 			  lt::storage_error &se)
 	{
+		/* Open files go first; close_all() also closes the save
+		 * directory, which is then opened again for the move. */
+		close_all();
 		int sfd = dir(se);
 		if (sfd < 0)
 			return lt::status_t::fatal_disk_error;
@@ -451,7 +454,6 @@ public:
 				}
 			}
 		}
-		close_all();
 		for (lt::file_index_t i : files_.file_range()) {
 			if (files_.pad_file_at(i))
 				continue;
