@@ -148,6 +148,11 @@ bool tpctl_timed_out(void);
 /* tpc_call() with the error printed; -1 means exit 4 (also when no answer
  * came within the time limit). */
 int tpctl_call(tpc *c, json_object *req, json_object **answer);
+/* Sends req (the caller keeps it) on a new connection and returns the
+ * answer when its type is `want`, else NULL with *rc set (the answer is
+ * printed as tpctl prints failures). */
+json_object *tpctl_query(const struct tpctl_args *a, json_object *req,
+			 const char *want, int *rc);
 /* Escapes (escape.h) every string inside a received event, in place, so
  * that names chosen by other people print no control byte.  The event
  * still prints as received for --json: its text is kept aside. */

@@ -294,10 +294,8 @@ int tpctl_cmd_reannounce(const struct tpctl_args *a)
 			   "Reannounced");
 }
 
-/* Sends a request without fields and returns the answer when it has the
- * type `want`, else NULL with *rc set (the answer is printed). */
-static json_object *tpctl_query(const struct tpctl_args *a, json_object *req,
-				const char *want, int *rc)
+json_object *tpctl_query(const struct tpctl_args *a, json_object *req,
+			 const char *want, int *rc)
 {
 	json_object *ans = NULL;
 	tpc *c = tpctl_connect(a);

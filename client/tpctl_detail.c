@@ -18,26 +18,10 @@ static json_object *tpctl_detail_call(const struct tpctl_args *a,
 				      json_object *extra_fields, int *rc)
 {
 	json_object *req = extra_fields ? extra_fields : tp_request_new(op, -1);
-	json_object *ans = NULL;
-	tpc *c = tpctl_connect(a);
 
 	json_object_object_add(req, "id", json_object_new_int64(a->id));
-	*rc = TPCTL_EXIT_UNREACHABLE;
-	if (!c || tpctl_call(c, req, &ans) < 0) {
-		tpc_close(c);
-		json_object_put(req);
-		return NULL;
-	}
-	tpc_close(c);
+	json_object *ans = tpctl_query(a, req, want, rc);
 	json_object_put(req);
-	if (a->json)
-		tpctl_print_json(ans);
-	if (strcmp(tpctl_ev_type(ans), want) != 0) {
-		*rc = tpctl_answer_fail(ans);
-		json_object_put(ans);
-		return NULL;
-	}
-	*rc = TPCTL_EXIT_OK;
 	return ans;
 }
 

@@ -12,32 +12,6 @@
 #include "proto.h"
 #include "rate.h"
 
-/* One request; the answer when its type is `want`, else NULL with *rc
- * set (the answer printed). */
-static json_object *tpctl_steer_call(const struct tpctl_args *a,
-				     json_object *req, const char *want,
-				     int *rc)
-{
-	json_object *ans = NULL;
-	tpc *c = tpctl_connect(a);
-
-	*rc = TPCTL_EXIT_UNREACHABLE;
-	if (!c || tpctl_call(c, req, &ans) < 0) {
-		tpc_close(c);
-		return NULL;
-	}
-	tpc_close(c);
-	if (a->json)
-		tpctl_print_json(ans);
-	if (strcmp(tpctl_ev_type(ans), want) != 0) {
-		*rc = tpctl_answer_fail(ans);
-		json_object_put(ans);
-		return NULL;
-	}
-	*rc = TPCTL_EXIT_OK;
-	return ans;
-}
-
 static json_object *tpctl_labels_json(const struct tpctl_args *a)
 {
 	json_object *arr = json_object_new_array();
@@ -67,7 +41,7 @@ static int tpctl_send_set(const struct tpctl_args *a, json_object *req,
 {
 	int rc;
 	json_object_object_add(req, "id", json_object_new_int64(a->id));
-	json_object *ans = tpctl_steer_call(a, req, "Set", &rc);
+	json_object *ans = tpctl_query(a, req, "Set", &rc);
 	json_object_put(req);
 	if (ans && !a->json)
 		printf("%s torrent %lld\n", what, (long long)a->id);
@@ -152,7 +126,7 @@ int tpctl_cmd_limit(const struct tpctl_args *a)
 	if (a->has_id) {
 		req = tp_request_new(TP_OP_STATUS, -1);
 		json_object_object_add(req, "id", json_object_new_int64(a->id));
-		ans = tpctl_steer_call(a, req, "Status", &rc);
+		ans = tpctl_query(a, req, "Status", &rc);
 	} else {
 		req = tp_request_new(change ? TP_OP_SESSION_SET
 					    : TP_OP_SESSION_GET, -1);
@@ -162,7 +136,7 @@ int tpctl_cmd_limit(const struct tpctl_args *a)
 		if (a->up >= 0)
 			json_object_object_add(req, "upload_limit",
 					       json_object_new_int64(a->up));
-		ans = tpctl_steer_call(a, req, "Session", &rc);
+		ans = tpctl_query(a, req, "Session", &rc);
 	}
 	json_object_put(req);
 	if (ans && !a->json)
@@ -281,7 +255,7 @@ int tpctl_cmd_session(const struct tpctl_args *a)
 	} else {
 		req = tp_request_new(TP_OP_SESSION_GET, -1);
 	}
-	ans = tpctl_steer_call(a, req, "Session", &rc);
+	ans = tpctl_query(a, req, "Session", &rc);
 	json_object_put(req);
 	if (ans && !a->json) {
 		json_object_object_foreach(ans, key, val) {
@@ -309,7 +283,7 @@ int tpctl_cmd_move(const struct tpctl_args *a)
 	json_object_object_add(req, "id", json_object_new_int64(a->id));
 	json_object_object_add(req, "save_dir", json_object_new_string(dir));
 	free(dir);
-	json_object *ans = tpctl_steer_call(a, req, "Moved", &rc);
+	json_object *ans = tpctl_query(a, req, "Moved", &rc);
 	json_object_put(req);
 	if (ans && !a->json) {
 		const char *to = tpctl_ev_str(ans, "save_path");
