@@ -94,6 +94,9 @@ echo "fresh.sh: clean clone of $(git -C "$ROOT/root/tpd" rev-parse --short HEAD)
 inner='
 set -e
 R=$1
+# The root a mount point of its own: `ip netns exec` (the swarm tests)
+# remounts / and fails on a plain directory.
+mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"
 mount --rbind /dev "$R/dev"
