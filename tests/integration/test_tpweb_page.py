@@ -6,7 +6,7 @@ Through the page's form: a magnet and an uploaded .torrent are added; the
 torrent is paused, resumed, and removed with its data after the
 confirmation dialog.  Each step is checked against tpd's own answers.  The
 browser console shows no error and no request leaves for another host.
-The page at 100 % is saved as docs/tpweb.png (the README's screenshot).
+The page at 100 % is saved as web/screenshots/tpweb.png (the README's screenshot).
 Skipping a file and setting a limit need tpd's `files`, `set` and
 `session_set` (SPEC section 8): that test skips while tpd lacks them.
 """
@@ -33,7 +33,7 @@ import tpdtest as T
 import webutil as W
 from tpdtest import check, check_eq, fail, test
 
-SCREENSHOT = os.path.join(T.REPO, "docs", "tpweb.png")
+SCREENSHOT = os.path.join(T.REPO, "web", "screenshots", "tpweb.png")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -220,7 +220,7 @@ def test_page_add_download_pause_resume_remove(env):
 @test
 def test_page_on_a_phone(env):
     """At a phone's width the page needs no sideways scrolling and every
-    control stays reachable; saved as docs/tpweb-phone.png."""
+    control stays reachable; saved as web/screenshots/tpweb-phone.png."""
     d = env.start_daemon()
     with d.patron() as p:
         p.expect("create", "NewTorrentCreated",
