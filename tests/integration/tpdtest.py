@@ -37,6 +37,9 @@ import urllib.parse
 import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+import bencode as bencode_mod  # noqa: E402  (tests/bencode.py)
+import wltracker  # noqa: E402  (tests/wltracker.py)
 NOBODY = 65534
 MIB = 1 << 20
 
@@ -119,80 +122,9 @@ def free_port():
 
 
 # --------------------------------------------------------------------------
-# Bencode
+# Bencode: tests/bencode.py, re-exported so that tests say T.bdecode etc.
 
-def bdecode(data):
-    """Decodes bencode bytes into ints, bytes, lists and dicts (bytes keys)."""
-    v, end = _bdecode_at(data, 0)
-    if end != len(data):
-        raise ValueError("trailing bytes after bencode value at %d" % end)
-    return v
-
-
-def _bdecode_at(data, i):
-    if i >= len(data):
-        raise ValueError("truncated bencode")
-    c = data[i:i + 1]
-    if c == b"i":
-        end = data.index(b"e", i)
-        return int(data[i + 1:end]), end + 1
-    if c == b"l":
-        i += 1
-        out = []
-        while data[i:i + 1] != b"e":
-            v, i = _bdecode_at(data, i)
-            out.append(v)
-        return out, i + 1
-    if c == b"d":
-        i += 1
-        out = {}
-        while data[i:i + 1] != b"e":
-            k, i = _bdecode_at(data, i)
-            if not isinstance(k, bytes):
-                raise ValueError("dict key is not a string")
-            v, i = _bdecode_at(data, i)
-            out[k] = v
-        return out, i + 1
-    if c.isdigit():
-        colon = data.index(b":", i)
-        n = int(data[i:colon])
-        start = colon + 1
-        if start + n > len(data):
-            raise ValueError("truncated string")
-        return data[start:start + n], start + n
-    raise ValueError("bad bencode byte %r at %d" % (c, i))
-
-
-def bencode(v):
-    if isinstance(v, bool):
-        raise TypeError("bool in bencode")
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(bencode(x) for x in v) + b"e"
-    if isinstance(v, dict):
-        items = sorted((k.encode() if isinstance(k, str) else k, x)
-                       for k, x in v.items())
-        return b"d" + b"".join(bencode(k) + bencode(x) for k, x in items) + b"e"
-    raise TypeError("cannot bencode %r" % type(v))
-
-
-def info_hash(torrent_bytes):
-    """Hex v1 info-hash: SHA-1 of the info dict exactly as it lies in the file."""
-    if torrent_bytes[:1] != b"d":
-        raise ValueError("not a bencoded dict")
-    i = 1
-    while torrent_bytes[i:i + 1] != b"e":
-        k, i = _bdecode_at(torrent_bytes, i)
-        start = i
-        _, i = _bdecode_at(torrent_bytes, i)
-        if k == b"info":
-            return hashlib.sha1(torrent_bytes[start:i]).hexdigest()
-    raise ValueError("no info dict")
+bdecode, bencode, info_hash = bencode_mod.bdecode, bencode_mod.bencode, bencode_mod.info_hash
 
 
 def make_torrent_bytes(name, content, announce=None, piece_length=16384):
@@ -683,7 +615,7 @@ class Daemon:
         return []
 
 
-class Tracker:
+class Tracker(wltracker.WhitelistTracker):
     """opentracker on 127.0.0.1 with its whitelist (Debian builds it
     whitelist-only).  Started as root it drops to nobody, so its directory
     and whitelist are world-readable; it chroots into its -d directory."""
@@ -691,11 +623,7 @@ class Tracker:
     def __init__(self, env):
         self.env = env
         self.dir = env.mkdir("tracker", mode=0o755)
-        self.whitelist = os.path.join(self.dir, "whitelist")
-        with open(self.whitelist, "w"):
-            pass
-        os.chmod(self.whitelist, 0o644)
-        self.hashes = []
+        self._init_whitelist(self.dir)
         self.log = os.path.join(env.logs, "opentracker.log")
         for _ in range(5):
             self.port = free_port()
@@ -726,38 +654,13 @@ class Tracker:
     def _get(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
                                     timeout=5) as r:
-            return bdecode(r.read())
+            return r.read()
 
-    def _announce(self, hex_hash, event, peer_id=b"-TPDTEST-probe000000"):
-        q = ("info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash))
-             + "&peer_id=" + urllib.parse.quote(peer_id)
-             + "&port=9&uploaded=0&downloaded=0&left=1&compact=1&numwant=0")
-        if event:
-            q += "&event=" + event
-        return self._get("/announce?" + q)
+    def _signal(self, sig):
+        self.proc.send_signal(sig)
 
-    def allow(self, *hex_hashes):
-        """Whitelists the hashes, reloads (SIGHUP), waits until accepted."""
-        self.hashes += [h.lower() for h in hex_hashes]
-        tmp = self.whitelist + ".new"
-        with open(tmp, "w") as f:
-            f.write("".join(h + "\n" for h in self.hashes))
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, self.whitelist)
-        self.proc.send_signal(signal.SIGHUP)
-        for h in hex_hashes:
-            # A probe announce (an incomplete peer on port 9, removed again
-            # with "stopped") tells whether the reload has happened;
-            # "stopped" itself bypasses the whitelist, so it cannot.
-            wait_until(lambda: b"failure reason" not in self._announce(h, "started"),
-                       10, "opentracker to accept %s after SIGHUP" % h)
-            self._announce(h, "stopped")
-
-    def scrape(self, hex_hash):
-        r = self._get("/scrape?info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash)))
-        files = r.get(b"files", {})
-        s = files.get(bytes.fromhex(hex_hash), {})
-        return {k.decode(): v for k, v in s.items()}
+    def _wait(self, pred, timeout, what):
+        return wait_until(pred, timeout, what)
 
     def wait_seeders(self, hex_hash, n=1, timeout=60):
         return wait_until(lambda: self.scrape(hex_hash).get("complete", 0) >= n,

@@ -43,7 +43,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
+
+# tests/ itself: whoever imports this package put it on sys.path.
+from wltracker import WhitelistTracker  # noqa: E402
 
 PREFIX = "tpsw"
 SUBNET = "10.77.0"
@@ -448,7 +450,7 @@ class Swarm:
         self.close()
 
 
-class Tracker:
+class Tracker(WhitelistTracker):
     """opentracker on a host (by default the bridge), port 6969, with its
     whitelist (Debian's build is whitelist-only; it chroots into its
     directory and, started as root, drops to nobody)."""
@@ -459,10 +461,7 @@ class Tracker:
         self.dir = os.path.join(swarm.workdir, "tracker-" + host.name)
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
-        self.whitelist = os.path.join(self.dir, "whitelist")
-        open(self.whitelist, "w").close()
-        os.chmod(self.whitelist, 0o644)
-        self.hashes = []
+        self._init_whitelist(self.dir)
         self.url = "http://%s:%d" % (addr, TRACKER_PORT)
         self.announce = self.url + "/announce"
         self.proc = host.spawn(["opentracker", "-i", addr, "-p", str(TRACKER_PORT),
@@ -477,35 +476,13 @@ class Tracker:
         return True
 
     def _get(self, path):
-        from_host = self.host.http_get(self.url + path)
-        return _bdecode(from_host)
+        return self.host.http_get(self.url + path)
 
-    def _announce(self, hex_hash, event):
-        q = ("info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash))
-             + "&peer_id=-TPDSWARM-probe00000&port=9&uploaded=0&downloaded=0"
-             + "&left=1&compact=1&numwant=0")
-        if event:
-            q += "&event=" + event
-        return self._get("/announce?" + q)
+    def _signal(self, sig):
+        self.proc.p.send_signal(sig)
 
-    def allow(self, *hex_hashes):
-        """Whitelists the hashes, reloads (SIGHUP), waits until accepted."""
-        self.hashes += [h.lower() for h in hex_hashes]
-        tmp = self.whitelist + ".new"
-        with open(tmp, "w") as f:
-            f.write("".join(h + "\n" for h in self.hashes))
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, self.whitelist)
-        self.proc.p.send_signal(signal.SIGHUP)
-        for h in hex_hashes:
-            wait_until(lambda: b"failure reason" not in self._announce(h, "started"),
-                       15, "opentracker to accept %s" % h, interval=0.1)
-            self._announce(h, "stopped")
-
-    def scrape(self, hex_hash):
-        r = self._get("/scrape?info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash)))
-        s = r.get(b"files", {}).get(bytes.fromhex(hex_hash), {})
-        return {k.decode(): v for k, v in s.items()}
+    def _wait(self, pred, timeout, what):
+        return wait_until(pred, timeout, what, interval=0.1)
 
     def wait_seeders(self, hex_hash, n=1, timeout=60):
         return wait_until(lambda: self.scrape(hex_hash).get("complete", 0) >= n,
@@ -663,32 +640,6 @@ class Tpd:
 
     def stop(self):
         return self.proc.stop(grace=20)
-
-
-def _bdecode(data):
-    v, _ = _bd(data, 0)
-    return v
-
-
-def _bd(data, i):
-    c = data[i:i + 1]
-    if c == b"i":
-        end = data.index(b"e", i)
-        return int(data[i + 1:end]), end + 1
-    if c in (b"l", b"d"):
-        i += 1
-        items = []
-        while data[i:i + 1] != b"e":
-            v, i = _bd(data, i)
-            items.append(v)
-        if c == b"l":
-            return items, i + 1
-        return dict(zip(items[0::2], items[1::2])), i + 1
-    if c.isdigit():
-        colon = data.index(b":", i)
-        n = int(data[i:colon])
-        return data[colon + 1:colon + 1 + n], colon + 1 + n
-    raise ValueError("bad bencode at %d" % i)
 
 
 def write_random_file(path, size, chunk=16 << 20):
