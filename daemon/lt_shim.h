@@ -1,6 +1,7 @@
 /*
- * lt_shim.h - the C face of libtorrent-rasterbar (implemented in the only
- * C++ file, lt_shim.cpp).  No C++ exception crosses this boundary: every
+ * lt_shim.h - the C face of libtorrent-rasterbar (implemented in C++ by
+ * lt_shim.cpp, the session, and lt_maker.cpp, making torrents; the disk
+ * backend is lt_storage.cpp).  No C++ exception crosses this boundary: every
  * function catches and turns failures into a return code plus a malloc'd
  * reason in *err (caller frees).
  *
