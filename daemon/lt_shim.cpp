@@ -92,6 +92,9 @@ struct lts_session {
 	 * their error, shown until they are resumed.  libtorrent itself only
 	 * rejects the peer's request when a read fails. */
 	std::unordered_map<int64_t, std::string> refused;
+	/* libtorrent's own DHT nodes, for a reload that drops
+	 * --dht-bootstrap. */
+	std::string default_bootstrap;
 };
 
 namespace {
@@ -374,8 +377,12 @@ lt::settings_pack lts_settings(struct lts_config const *cfg)
 	return sp;
 }
 
-/* libtorrent's default plugins (what session_params would add), PEX left
- * out when the daemon runs with --no-pex. */
+/* libtorrent's default plugins (what session_params would add).  ut_pex is
+ * installed even with --no-pex: a plugin cannot be removed from a running
+ * session, and PEX must be able to come on later (session_set, SIGHUP).
+ * Off, each torrent carries torrent_flags::disable_pex, with which the
+ * plugin sends no PEX message and ignores those it receives; only the
+ * extension handshake still names ut_pex. */
 struct lts_torrent_ext : lt::plugin {
 	using ctor = std::shared_ptr<lt::torrent_plugin> (*)(
 		lt::torrent_handle const &, lt::client_data_t);
@@ -388,12 +395,11 @@ struct lts_torrent_ext : lt::plugin {
 	ctor fn;
 };
 
-std::vector<std::shared_ptr<lt::plugin>> lts_plugins(struct lts_config const *cfg)
+std::vector<std::shared_ptr<lt::plugin>> lts_plugins()
 {
 	std::vector<std::shared_ptr<lt::plugin>> v;
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_metadata_plugin));
-	if (!cfg->no_pex)
-		v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_pex_plugin));
+	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_pex_plugin));
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_smart_ban_plugin));
 	return v;
 }
@@ -629,6 +635,8 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 		lts_log(sink, 0, id, a->message());
 	} else if (lt::alert_cast<lt::listen_succeeded_alert>(a)) {
 		lts_log(sink, 2, id, a->message());
+		if (sink->listening)
+			sink->listening(sink->ctx);
 	} else if (a->category() & lt::alert_category::error) {
 		/* tracker errors/warnings, dropped alerts, hash failures,
 		 * rejected resume data, ... */
@@ -674,10 +682,12 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 			delete s;
 			return nullptr;
 		}
-		lt::session_params params(lts_settings(cfg), lts_plugins(cfg));
+		lt::session_params params(lts_settings(cfg), lts_plugins());
 		/* Our backend: files opened with their owner's rights, no
 		 * link followed (lt_storage.cpp). */
 		params.disk_io_constructor = lts_storage_constructor;
+		s->default_bootstrap = lt::settings_pack().get_str(
+			lt::settings_pack::dht_bootstrap_nodes);
 		s->ses = std::make_unique<lt::session>(std::move(params));
 		/* libtorrent puts LAN and loopback peers in an unlimited
 		 * class; a user's limit means every peer, so every address
@@ -767,6 +777,36 @@ int lts_listen_port(lts_session *s)
 	} catch (...) {
 		return 0;
 	}
+}
+
+int lts_apply_network(lts_session *s, const struct lts_network *n, char **err)
+{
+	try {
+		/* libtorrent acts only on what differs from what runs: the
+		 * same listen list keeps its sockets, the same switches keep
+		 * UPnP and NAT-PMP as they are. */
+		lt::settings_pack sp;
+		sp.set_str(lt::settings_pack::listen_interfaces,
+			   n->listen ? n->listen : LTS_DEFAULT_LISTEN);
+		sp.set_bool(lt::settings_pack::enable_upnp, n->upnp);
+		sp.set_bool(lt::settings_pack::enable_natpmp, n->upnp);
+		sp.set_str(lt::settings_pack::dht_bootstrap_nodes,
+			   n->dht_bootstrap ? n->dht_bootstrap
+					    : s->default_bootstrap);
+		sp.set_int(lt::settings_pack::send_socket_buffer_size,
+			   n->socket_buffer > 0 ? n->socket_buffer : 0);
+		sp.set_int(lt::settings_pack::recv_socket_buffer_size,
+			   n->socket_buffer > 0 ? n->socket_buffer : 0);
+		sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip,
+			    n->multi_conn_per_ip);
+		s->ses->apply_settings(std::move(sp));
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
 }
 
 enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,

@@ -33,8 +33,9 @@ struct lts_config {
 	const char *listen;      /* "ADDR:PORT[,...]", e.g. "127.0.0.1:0";
 	                            NULL = "0.0.0.0:6881,[::]:6881" */
 	bool dht, lsd, upnp;     /* upnp also switches NAT-PMP */
-	bool no_pex, no_utp, no_tcp; /* each false = on (a zeroed config is
-	                            libtorrent's defaults) */
+	bool no_utp, no_tcp;     /* each false = on (a zeroed config is
+	                            libtorrent's defaults); PEX is each
+	                            torrent's (lts_add.pex, lts_limits.pex) */
 	int encryption;          /* enum lts_encryption */
 	const char *dht_bootstrap; /* "HOST:PORT,..."; NULL = libtorrent's */
 	int socket_buffer;       /* send/receive socket buffers; 0 = the OS's */
@@ -55,6 +56,22 @@ struct lts_limits {
 };
 /* Applies them (asynchronously; takes effect within a second). */
 int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err);
+
+/* The peer side's settings that lts_limits does not hold, changed while
+ * running (SIGHUP): the listen list, UPnP/NAT-PMP, the DHT's bootstrap
+ * nodes, the socket buffers and connections per address (lts_config has
+ * the meaning of each). */
+struct lts_network {
+	const char *listen;        /* NULL = "0.0.0.0:6881,[::]:6881" */
+	bool upnp;
+	const char *dht_bootstrap; /* NULL = libtorrent's nodes */
+	int socket_buffer;         /* 0 = the OS's */
+	bool multi_conn_per_ip;
+};
+/* Applies them (asynchronously): a changed listen list reopens the
+ * sockets, and the sink's listening() says when they are open. */
+int lts_apply_network(lts_session *s, const struct lts_network *n,
+		      char **err);
 
 /* Creates the session (tpd's own disk backend, lt_storage.h), installs the
  * alert notifier.  NULL on failure with *err set.  Every peer, local
@@ -236,6 +253,8 @@ struct lts_sink {
 	void (*resume_failed)(void *ctx, int64_t id, const char *reason);
 	void (*moved)(void *ctx, int64_t id, const char *save_path);
 	void (*move_failed)(void *ctx, int64_t id, const char *reason);
+	/* A listen socket opened (at start, or after lts_apply_network). */
+	void (*listening)(void *ctx);
 	/* Any other notable event (tracker error, file error, dropped alerts),
 	 * already formatted; level: 0 error, 1 warn, 2 info, 3 debug. */
 	void (*log)(void *ctx, int level, int64_t id, const char *msg);
