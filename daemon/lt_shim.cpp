@@ -626,6 +626,15 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	} else if (auto *sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
 		if (sink->resume_failed)
 			sink->resume_failed(sink->ctx, id, sf->error.message().c_str());
+	} else if (auto *fr = lt::alert_cast<lt::file_renamed_alert>(a)) {
+		if (sink->renamed)
+			sink->renamed(sink->ctx, id, static_cast<int>(fr->index),
+				      fr->new_name(), nullptr);
+	} else if (auto *ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
+		lts_log(sink, 0, id, a->message());
+		if (sink->renamed)
+			sink->renamed(sink->ctx, id, static_cast<int>(ff->index),
+				      nullptr, ff->error.message().c_str());
 	} else if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
 		lts_on_file_error(s, id, fe);
@@ -1056,6 +1065,24 @@ int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err)
 		lts_set_unknown(err);
 	}
 	return -1;
+}
+
+int lts_rename_file(lts_session *s, int64_t id, int index,
+		    const char *new_name, char **err)
+{
+	if (new_name == nullptr || *new_name == '\0') {
+		lts_set_err(err, "no new file name");
+		return -1;
+	}
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		auto ti = h.torrent_file();
+		if (!ti)
+			throw std::runtime_error("the torrent has no metadata yet");
+		if (index < 0 || index >= ti->num_files())
+			throw std::runtime_error("no file " + std::to_string(index)
+						 + " in the torrent");
+		h.rename_file(lt::file_index_t(index), new_name);
+	});
 }
 
 int lts_move(lts_session *s, int64_t id, const char *save_path, char **err)

@@ -156,6 +156,12 @@ int lts_reannounce(lts_session *s, int64_t id, char **err);
 /* Starts moving the data to save_path (never over files already there);
  * the end comes through the sink's moved or move_failed. */
 int lts_move(lts_session *s, int64_t id, const char *save_path, char **err);
+/* Renames file `index` of the torrent to new_name (a path relative to the
+ * save directory, '/'-separated); the disk backend moves the file with
+ * the owner's rights, below the save directory's descriptor, following
+ * no link.  The end comes through the sink's renamed. */
+int lts_rename_file(lts_session *s, int64_t id, int index,
+		    const char *new_name, char **err);
 /* Hashes the data on disk again (after a crash, the resume data may
  * predate pieces that were verified and written since). */
 int lts_force_recheck(lts_session *s, int64_t id, char **err);
@@ -253,6 +259,9 @@ struct lts_sink {
 	void (*resume_failed)(void *ctx, int64_t id, const char *reason);
 	void (*moved)(void *ctx, int64_t id, const char *save_path);
 	void (*move_failed)(void *ctx, int64_t id, const char *reason);
+	/* lts_rename_file ended: error is NULL when the file was renamed. */
+	void (*renamed)(void *ctx, int64_t id, int index, const char *new_name,
+			const char *error);
 	/* A listen socket opened (at start, or after lts_apply_network). */
 	void (*listening)(void *ctx);
 	/* Any other notable event (tracker error, file error, dropped alerts),
