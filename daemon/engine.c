@@ -304,8 +304,8 @@ static void engine_on_log(void *ctx, int level, int64_t id, const char *msg)
 		log_msg((enum log_level)level, "libtorrent: %s", msg);
 }
 
-/* A listen socket opened: after a reload changed the listen list, the
- * port may be another, and info must show it. */
+/* A listen socket opened or failed: after a reload changed the listen
+ * list, the port may be another (0: none), and info must show it. */
 static void engine_on_listening(void *ctx)
 {
 	struct engine *e = ctx;

@@ -638,8 +638,11 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	} else if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
 		lts_on_file_error(s, id, fe);
+	} else if (lt::alert_cast<lt::listen_failed_alert>(a)) {
+		lts_log(sink, 0, id, a->message());
+		if (sink->listening)
+			sink->listening(sink->ctx);
 	} else if (lt::alert_cast<lt::torrent_error_alert>(a)
-		   || lt::alert_cast<lt::listen_failed_alert>(a)
 		   || lt::alert_cast<lt::torrent_delete_failed_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
 	} else if (lt::alert_cast<lt::listen_succeeded_alert>(a)) {

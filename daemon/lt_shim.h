@@ -262,7 +262,8 @@ struct lts_sink {
 	/* lts_rename_file ended: error is NULL when the file was renamed. */
 	void (*renamed)(void *ctx, int64_t id, int index, const char *new_name,
 			const char *error);
-	/* A listen socket opened (at start, or after lts_apply_network). */
+	/* A listen socket opened or failed to (at start, or after
+	 * lts_apply_network): lts_listen_port() may say another port. */
 	void (*listening)(void *ctx);
 	/* Any other notable event (tracker error, file error, dropped alerts),
 	 * already formatted; level: 0 error, 1 warn, 2 info, 3 debug. */
