@@ -72,7 +72,16 @@ void engine_cmd_free(struct engine_cmd *c)
 	free(c->reason);
 	tp_tset_free(&c->tset);
 	tp_session_free(&c->session);
+	engine_net_free(&c->net);
 	free(c);
+}
+
+void engine_net_free(struct engine_net *n)
+{
+	free(n->listen);
+	free(n->download_dir);
+	free(n->dht_bootstrap);
+	memset(n, 0, sizeof *n);
 }
 
 void engine_event_free(struct engine_event *ev)
@@ -87,6 +96,7 @@ void engine_event_free(struct engine_event *ev)
 	free(ev->files);
 	tp_status_free(&ev->status);
 	tp_session_free(&ev->session);
+	engine_net_free(&ev->net);
 	json_object_put(ev->detail);
 	free(ev);
 }
@@ -294,6 +304,18 @@ static void engine_on_log(void *ctx, int level, int64_t id, const char *msg)
 		log_msg((enum log_level)level, "libtorrent: %s", msg);
 }
 
+/* A listen socket opened or failed: after a reload changed the listen
+ * list, the port may be another (0: none), and info must show it. */
+static void engine_on_listening(void *ctx)
+{
+	struct engine *e = ctx;
+	int port = lts_listen_port(e->lts);
+	if (port == e->port_now)
+		return;
+	e->port_now = port;
+	engine_steer_announce(e);
+}
+
 static const struct lts_sink engine_sink_proto = {
 	.status = engine_on_status,
 	.finished = engine_on_finished,
@@ -303,6 +325,7 @@ static const struct lts_sink engine_sink_proto = {
 	.moved = engine_detail_moved,
 	.move_failed = engine_detail_move_failed,
 	.log = engine_on_log,
+	.listening = engine_on_listening,
 };
 
 static void engine_drain(struct engine *e)
@@ -792,7 +815,6 @@ static int engine_open(struct engine *e, char **err)
 		.dht = e->dht,
 		.lsd = e->lsd,
 		.upnp = e->upnp,
-		.no_pex = !e->pex,
 		.no_utp = !e->utp,
 		.no_tcp = !e->tcp,
 		.encryption = e->encryption == TPD_ENC_REQUIRE   ? LTS_ENC_REQUIRE
@@ -815,6 +837,7 @@ static int engine_open(struct engine *e, char **err)
 	if (!e->lts)
 		return -1;
 	e->listen_port = lts_listen_port(e->lts);
+	e->port_now = e->listen_port;
 	/* Before any torrent is restored, so no blocked peer gets in. */
 	engine_apply_new_blocklist(e);
 	engine_steer_open(e);

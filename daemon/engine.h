@@ -28,13 +28,26 @@ enum engine_cmd_type {
 	ENG_RESUME,
 	ENG_REANNOUNCE,
 	ENG_SET,         /* steer one torrent: tset */
-	ENG_SESSION,     /* session.has == 0: read the settings, else change */
+	ENG_SESSION,     /* session.has == 0: read the settings, else change;
+	                    reload: SIGHUP's settings (session and net) */
 	ENG_FILES,       /* details of one torrent: EV_DETAIL */
 	ENG_PEERS,
 	ENG_TRACKERS,
 	ENG_RECHECK,     /* hash the data on disk again: EV_DONE */
 	ENG_MOVE,        /* save_dir: EV_DONE when started, then EV_MOVED */
 };
+
+/* The peer side's settings that are not session keys (SPEC section 9),
+ * as the engine runs them (EV_SESSION) or as SIGHUP read them. */
+struct engine_net {
+	char *listen;              /* "ADDR:PORT,..." */
+	char *download_dir;        /* where new torrents go by default */
+	char *dht_bootstrap;       /* NULL: libtorrent's public nodes */
+	bool upnp, tcp;
+	bool several_per_address;  /* EV_SESSION: listen is all loopback */
+	int listen_port;           /* EV_SESSION: the TCP port listened on */
+};
+void engine_net_free(struct engine_net *n);
 
 struct engine_cmd {
 	enum engine_cmd_type type;
@@ -56,6 +69,9 @@ struct engine_cmd {
 	char *reason;              /* FAIL */
 	struct tp_tset tset;       /* SET; CREATE: the TP_TSET_AT_ADD fields */
 	struct tp_session session; /* SESSION */
+	bool reload;               /* SESSION from SIGHUP: the keys session_set
+	                              changed keep their values; net applies */
+	struct engine_net net;     /* SESSION with reload */
 	struct engine_cmd *next;
 };
 
@@ -69,7 +85,9 @@ enum engine_event_type {
 	EV_RESTORED,     /* a torrent brought back from the state dir (seq 0):
 	                    id, owner, info_hash, name, save_path */
 	EV_LOADED,       /* every saved torrent is back (seq 0) */
-	EV_SESSION,      /* the daemon-wide settings now in force: session */
+	EV_SESSION,      /* the daemon-wide settings now in force: session
+	                    and net; also unasked (seq 0) at start and when
+	                    the listen port changes */
 	EV_DETAIL,       /* FILES/PEERS/TRACKERS: detail, a JSON array */
 	EV_MOVED,        /* a move ended (seq 0): id, save_path, or reason
 	                    when it failed and the data stayed */
@@ -95,6 +113,7 @@ struct engine_event {
 	size_t n_files;            /* its files, relative to save_path */
 	struct tp_status status;   /* EV_STATUS */
 	struct tp_session session; /* EV_SESSION */
+	struct engine_net net;     /* EV_SESSION */
 	json_object *detail;       /* EV_DETAIL (owned) */
 	struct engine_event *next;
 };

@@ -40,8 +40,12 @@ struct engine {
 	/* Engine thread only after start. */
 	lts_session *lts;
 	int timer_fd;
-	int listen_port;
+	int listen_port;           /* at start (engine_listen_port) */
+	int port_now;              /* now, after a reload moved it */
 	int64_t next_id;
+	/* The peer side as started; listen, download_dir, upnp, tcp and
+	 * dht_bootstrap then follow SIGHUP (engine_steer.c), the others live
+	 * on in sess. */
 	char *listen;
 	char *download_dir;
 	char *state_dir;
@@ -85,6 +89,9 @@ void engine_steer_open(struct engine *e);
 void engine_steer_tick(struct engine *e);
 void engine_steer_set(struct engine *e, struct engine_cmd *c);
 void engine_steer_session(struct engine *e, struct engine_cmd *c);
+/* Tells the service, unasked (EV_SESSION, seq 0), the settings in force:
+ * at start and when the listen port changed. */
+void engine_steer_announce(struct engine *e);
 /* A new torrent's steering from its create (limits, labels...). */
 void engine_steer_new_meta(struct engine *e, struct store_meta *m,
 			   const struct tp_tset *t);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "peernet.h"
 
 #define STEER_SESSION_FILE "session.json"
 
@@ -60,6 +61,44 @@ static void steer_apply(struct engine *e)
 		log_error("cannot apply the daemon's settings: %s",
 			  err ? err : "?");
 	free(err);
+	err = NULL;
+	struct lts_network n = {
+		.listen = e->listen,
+		.upnp = e->upnp,
+		.dht_bootstrap = e->dht_bootstrap,
+		/* Only with uTP: the size also binds TCP sockets, where the
+		 * kernel's autotuning does better. */
+		.socket_buffer = e->sess.utp ? PEERNET_UTP_BUFFER : 0,
+		/* On loopback every peer shares one address. */
+		.multi_conn_per_ip = peernet_listen_is_loopback(e->listen),
+	};
+	if (lts_apply_network(e->lts, &n, &err) < 0)
+		log_error("cannot apply the peer side's settings: %s",
+			  err ? err : "?");
+	free(err);
+}
+
+/* The EV_SESSION of what runs now: the session keys and the peer side. */
+static struct engine_event *steer_session_event(struct engine *e,
+						uint64_t seq)
+{
+	struct engine_event *ev = engine_event_new(EV_SESSION, seq);
+	ev->session.has = TP_SES_ALL;
+	tp_session_merge(&ev->session, &e->sess);
+	ev->session.has = TP_SES_ALL;
+	ev->net.listen = steer_strdup(e->listen);
+	ev->net.download_dir = steer_strdup(e->download_dir);
+	ev->net.dht_bootstrap = steer_strdup(e->dht_bootstrap);
+	ev->net.upnp = e->upnp;
+	ev->net.tcp = e->tcp;
+	ev->net.several_per_address = peernet_listen_is_loopback(e->listen);
+	ev->net.listen_port = e->port_now;
+	return ev;
+}
+
+void engine_steer_announce(struct engine *e)
+{
+	engine_emit(e, steer_session_event(e, 0));
 }
 
 static void steer_schedule(struct engine *e)
@@ -101,6 +140,7 @@ void engine_steer_open(struct engine *e)
 	steer_schedule(e);
 	e->alt_on = steer_alt_wanted(e);
 	steer_apply(e);
+	engine_steer_announce(e);
 }
 
 void engine_steer_tick(struct engine *e)
@@ -152,9 +192,74 @@ static void steer_save_session(struct engine *e)
 	json_object_put(o);
 }
 
+/* A string setting of a reload: taken (and logged) when it differs. */
+static void steer_take(char **run, char **fresh, const char *name)
+{
+	bool same = (*run == NULL) == (*fresh == NULL) &&
+		    (*run == NULL || strcmp(*run, *fresh) == 0);
+	if (same)
+		return;
+	log_info("SIGHUP: %s now %s", name, *fresh ? *fresh : "(default)");
+	free(*run);
+	*run = *fresh;
+	*fresh = NULL;
+}
+
+static void steer_take_bool(bool *run, bool fresh, const char *name)
+{
+	if (*run == fresh)
+		return;
+	log_info("SIGHUP: %s now %s", name, fresh ? "on" : "off");
+	*run = fresh;
+}
+
+/* SIGHUP: the reloaded options, applied as session_set's are, but not
+ * saved; a key session_set changed keeps its value, as at start
+ * (STATE/session.json wins over the options), and the log says so. */
+static void steer_reload(struct engine *e, struct engine_cmd *c)
+{
+	json_object *before = json_object_new_object();
+	json_object *file = json_object_new_object();
+	tp_session_to_json(&e->sess, before);
+	tp_session_to_json(&c->session, file);
+	json_object_object_foreach(file, key, val) {
+		unsigned bit = tp_session_key_bit(key);
+		json_object *run = json_object_object_get(before, key);
+		if ((bit & c->session.has & e->sess_saved) &&
+		    !json_object_equal(run, val))
+			log_warn("SIGHUP: %s stays %s: session_set changed it "
+				 "(%s/%s wins over the options)", key,
+				 json_object_to_json_string(run), e->state_dir,
+				 STEER_SESSION_FILE);
+	}
+	c->session.has &= ~e->sess_saved;
+	tp_session_merge(&e->sess, &c->session);
+	json_object *after = json_object_new_object();
+	tp_session_to_json(&e->sess, after);
+	json_object_object_foreach(after, key2, val2) {
+		if (!json_object_equal(json_object_object_get(before, key2),
+				       val2))
+			log_info("SIGHUP: %s now %s", key2,
+				 json_object_to_json_string(val2));
+	}
+	json_object_put(before);
+	json_object_put(file);
+	json_object_put(after);
+	steer_take(&e->listen, &c->net.listen, "listen");
+	steer_take(&e->download_dir, &c->net.download_dir, "download-dir");
+	steer_take(&e->dht_bootstrap, &c->net.dht_bootstrap, "dht-bootstrap");
+	steer_take_bool(&e->upnp, c->net.upnp, "upnp");
+	steer_take_bool(&e->tcp, c->net.tcp, "tcp");
+	steer_schedule(e);
+	e->alt_on = steer_alt_wanted(e);
+	steer_apply(e);
+}
+
 void engine_steer_session(struct engine *e, struct engine_cmd *c)
 {
-	if (c->session.has) {
+	if (c->reload) {
+		steer_reload(e, c);
+	} else if (c->session.has) {
 		tp_session_merge(&e->sess, &c->session);
 		e->sess_saved |= c->session.has;
 		steer_save_session(e);
@@ -163,11 +268,7 @@ void engine_steer_session(struct engine *e, struct engine_cmd *c)
 		steer_apply(e);
 		log_info("daemon settings changed");
 	}
-	struct engine_event *ev = engine_event_new(EV_SESSION, c->seq);
-	ev->session.has = TP_SES_ALL;
-	tp_session_merge(&ev->session, &e->sess);
-	ev->session.has = TP_SES_ALL;
-	engine_emit(e, ev);
+	engine_emit(e, steer_session_event(e, c->seq));
 }
 
 static void steer_labels(struct store_meta *m, char **labels, size_t n)

@@ -1,26 +1,24 @@
 /*
- * lt_shim.cpp - the C face of libtorrent-rasterbar 2.0.8: the session, the
- * id <-> torrent_handle map, alert translation, and making .torrent files.
- * The only C++ in the project; nothing else includes libtorrent headers.
+ * lt_shim.cpp - the libtorrent session behind lt_shim.h: its settings, the
+ * id <-> torrent_handle map, adding and removing torrents, alert
+ * translation, and what a torrent reports (status, files, peers,
+ * trackers).  Making .torrent files is lt_maker.cpp's, the disk backend
+ * lt_storage.cpp's; what they share with this file is lt_shim_int.hpp.
  *
  * Threads: every lts_* call that takes an lts_session runs on the engine
- * thread (the map is unlocked for that reason).  lts_make_torrent() touches
- * no session and runs on worker threads; it starts its own hashing threads.
- * libtorrent's own threads only ever call lts_notify(), which writes to an
- * eventfd.
+ * thread (the map is unlocked for that reason).  libtorrent's own threads
+ * only ever call lts_notify(), which writes to an eventfd.
  *
  * No C++ exception crosses the C boundary: every extern "C" body is wrapped
  * in try/catch and turns failures into a return code plus a malloc'd reason.
  */
 #include "lt_shim.h"
+#include "lt_shim_int.hpp"
 #include "lt_storage.hpp"
-#include "proto.h" /* TP_VERSION */
-#include "utf8.h"
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/bencode.hpp>
-#include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
 #include <libtorrent/announce_entry.hpp>
 #include <libtorrent/extensions.hpp>
@@ -30,7 +28,6 @@
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/magnet_uri.hpp>
 #include <libtorrent/peer_info.hpp>
-#include <libtorrent/posix_disk_io.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
@@ -40,51 +37,29 @@
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-namespace lt = libtorrent;
 
 namespace {
 
 const char *const LTS_DEFAULT_LISTEN = "0.0.0.0:6881,[::]:6881";
-const char *const LTS_DEFAULT_AGENT = "tpd/" TP_VERSION;
 const int LTS_DEFAULT_ALERT_QUEUE = 100000;
 /* We never auto-manage, but libtorrent still counts torrents against these
  * ceilings; huge values keep a daemon with many torrents from queueing. */
 const int LTS_DEFAULT_ACTIVE_LIMIT = 100000;
-const int LTS_MIN_PIECE = 16 * 1024;
-const int LTS_MAX_PIECE = 64 * 1024 * 1024;
-/* Automatic piece size: the smallest power of two giving at most this many
- * pieces, clamped to [16 KiB, 16 MiB] (mktorrent-like .torrent sizes). */
-const int64_t LTS_AUTO_MAX_PIECES = 2000;
-const int LTS_AUTO_MAX_PIECE = 16 * 1024 * 1024;
-/* Hashing threads claim work in runs of pieces of about this many bytes, so
- * each thread reads the files sequentially in large strides. */
-const int64_t LTS_HASH_CHUNK = 8 * 1024 * 1024;
-const int LTS_MAX_HASH_THREADS = 64;
-/* Directory nesting deeper than this is refused rather than followed. */
-const int LTS_MAX_DEPTH = 64;
 /* Bound on remembered removed torrents should torrent_removed_alerts be
  * dropped by a full alert queue. */
 const size_t LTS_MAX_REMOVED = 10000;
@@ -117,55 +92,12 @@ struct lts_session {
 	 * their error, shown until they are resumed.  libtorrent itself only
 	 * rejects the peer's request when a read fails. */
 	std::unordered_map<int64_t, std::string> refused;
+	/* libtorrent's own DHT nodes, for a reload that drops
+	 * --dht-bootstrap. */
+	std::string default_bootstrap;
 };
 
 namespace {
-
-/* Text from libtorrent (a torrent's name, a magnet's dn, messages) is
- * untrusted bytes: it may hold a NUL, which c_str() would silently cut,
- * and bytes that are not UTF-8.  Everything that crosses to the C side as
- * text is repaired here (utf8.h: U+FFFD replacements), so the daemon, its
- * state files, its log and its patrons only ever see well-formed UTF-8. */
-std::string lts_text(std::string const &s)
-{
-	if (tp_utf8_clean(s.data(), s.size()))
-		return s;
-	size_t n = 0;
-	char *fixed = tp_utf8_sanitize(s.data(), s.size(), &n);
-	if (fixed == nullptr)
-		throw std::bad_alloc();
-	std::string out(fixed, n);
-	free(fixed);
-	return out;
-}
-
-/* malloc'd repaired copy for the C side; NULL only when memory is gone. */
-char *lts_dup(std::string const &s)
-{
-	if (tp_utf8_clean(s.data(), s.size()))
-		return strdup(s.c_str());
-	return tp_utf8_sanitize(s.data(), s.size(), nullptr);
-}
-
-/* malloc'd exact copy, for file names that must name the real file. */
-char *lts_dup_raw(std::string const &s)
-{
-	return strdup(s.c_str());
-}
-
-void lts_set_err(char **err, std::string const &msg)
-{
-	if (err == nullptr)
-		return;
-	free(*err);
-	*err = lts_dup(msg);
-}
-
-/* Used by catch (...): something we cannot describe better. */
-void lts_set_unknown(char **err)
-{
-	lts_set_err(err, "internal error in libtorrent shim");
-}
 
 std::string lts_hex(char const *p, size_t n)
 {
@@ -445,8 +377,12 @@ lt::settings_pack lts_settings(struct lts_config const *cfg)
 	return sp;
 }
 
-/* libtorrent's default plugins (what session_params would add), PEX left
- * out when the daemon runs with --no-pex. */
+/* libtorrent's default plugins (what session_params would add).  ut_pex is
+ * installed even with --no-pex: a plugin cannot be removed from a running
+ * session, and PEX must be able to come on later (session_set, SIGHUP).
+ * Off, each torrent carries torrent_flags::disable_pex, with which the
+ * plugin sends no PEX message and ignores those it receives; only the
+ * extension handshake still names ut_pex. */
 struct lts_torrent_ext : lt::plugin {
 	using ctor = std::shared_ptr<lt::torrent_plugin> (*)(
 		lt::torrent_handle const &, lt::client_data_t);
@@ -459,12 +395,11 @@ struct lts_torrent_ext : lt::plugin {
 	ctor fn;
 };
 
-std::vector<std::shared_ptr<lt::plugin>> lts_plugins(struct lts_config const *cfg)
+std::vector<std::shared_ptr<lt::plugin>> lts_plugins()
 {
 	std::vector<std::shared_ptr<lt::plugin>> v;
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_metadata_plugin));
-	if (!cfg->no_pex)
-		v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_pex_plugin));
+	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_pex_plugin));
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_smart_ban_plugin));
 	return v;
 }
@@ -691,15 +626,29 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	} else if (auto *sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
 		if (sink->resume_failed)
 			sink->resume_failed(sink->ctx, id, sf->error.message().c_str());
+	} else if (auto *fr = lt::alert_cast<lt::file_renamed_alert>(a)) {
+		if (sink->renamed)
+			sink->renamed(sink->ctx, id, static_cast<int>(fr->index),
+				      fr->new_name(), nullptr);
+	} else if (auto *ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
+		lts_log(sink, 0, id, a->message());
+		if (sink->renamed)
+			sink->renamed(sink->ctx, id, static_cast<int>(ff->index),
+				      nullptr, ff->error.message().c_str());
 	} else if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
 		lts_on_file_error(s, id, fe);
+	} else if (lt::alert_cast<lt::listen_failed_alert>(a)) {
+		lts_log(sink, 0, id, a->message());
+		if (sink->listening)
+			sink->listening(sink->ctx);
 	} else if (lt::alert_cast<lt::torrent_error_alert>(a)
-		   || lt::alert_cast<lt::listen_failed_alert>(a)
 		   || lt::alert_cast<lt::torrent_delete_failed_alert>(a)) {
 		lts_log(sink, 0, id, a->message());
 	} else if (lt::alert_cast<lt::listen_succeeded_alert>(a)) {
 		lts_log(sink, 2, id, a->message());
+		if (sink->listening)
+			sink->listening(sink->ctx);
 	} else if (a->category() & lt::alert_category::error) {
 		/* tracker errors/warnings, dropped alerts, hash failures,
 		 * rejected resume data, ... */
@@ -745,10 +694,12 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 			delete s;
 			return nullptr;
 		}
-		lt::session_params params(lts_settings(cfg), lts_plugins(cfg));
+		lt::session_params params(lts_settings(cfg), lts_plugins());
 		/* Our backend: files opened with their owner's rights, no
 		 * link followed (lt_storage.cpp). */
 		params.disk_io_constructor = lts_storage_constructor;
+		s->default_bootstrap = lt::settings_pack().get_str(
+			lt::settings_pack::dht_bootstrap_nodes);
 		s->ses = std::make_unique<lt::session>(std::move(params));
 		/* libtorrent puts LAN and loopback peers in an unlimited
 		 * class; a user's limit means every peer, so every address
@@ -838,6 +789,36 @@ int lts_listen_port(lts_session *s)
 	} catch (...) {
 		return 0;
 	}
+}
+
+int lts_apply_network(lts_session *s, const struct lts_network *n, char **err)
+{
+	try {
+		/* libtorrent acts only on what differs from what runs: the
+		 * same listen list keeps its sockets, the same switches keep
+		 * UPnP and NAT-PMP as they are. */
+		lt::settings_pack sp;
+		sp.set_str(lt::settings_pack::listen_interfaces,
+			   n->listen ? n->listen : LTS_DEFAULT_LISTEN);
+		sp.set_bool(lt::settings_pack::enable_upnp, n->upnp);
+		sp.set_bool(lt::settings_pack::enable_natpmp, n->upnp);
+		sp.set_str(lt::settings_pack::dht_bootstrap_nodes,
+			   n->dht_bootstrap ? n->dht_bootstrap
+					    : s->default_bootstrap);
+		sp.set_int(lt::settings_pack::send_socket_buffer_size,
+			   n->socket_buffer > 0 ? n->socket_buffer : 0);
+		sp.set_int(lt::settings_pack::recv_socket_buffer_size,
+			   n->socket_buffer > 0 ? n->socket_buffer : 0);
+		sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip,
+			    n->multi_conn_per_ip);
+		s->ses->apply_settings(std::move(sp));
+		return 0;
+	} catch (std::exception const &e) {
+		lts_set_err(err, e.what());
+	} catch (...) {
+		lts_set_unknown(err);
+	}
+	return -1;
 }
 
 enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,
@@ -1087,6 +1068,24 @@ int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err)
 		lts_set_unknown(err);
 	}
 	return -1;
+}
+
+int lts_rename_file(lts_session *s, int64_t id, int index,
+		    const char *new_name, char **err)
+{
+	if (new_name == nullptr || *new_name == '\0') {
+		lts_set_err(err, "no new file name");
+		return -1;
+	}
+	return lts_with_handle(s, id, err, [&](lt::torrent_handle &h) {
+		auto ti = h.torrent_file();
+		if (!ti)
+			throw std::runtime_error("the torrent has no metadata yet");
+		if (index < 0 || index >= ti->num_files())
+			throw std::runtime_error("no file " + std::to_string(index)
+						 + " in the torrent");
+		h.rename_file(lt::file_index_t(index), new_name);
+	});
 }
 
 int lts_move(lts_session *s, int64_t id, const char *save_path, char **err)
@@ -1439,387 +1438,3 @@ void lts_drain(lts_session *s, const struct lts_sink *sink)
 }
 
 } // extern "C"
-
-/* --- Making torrents ------------------------------------------------- */
-
-namespace {
-
-struct lts_file {
-	std::string rel; /* relative to the parent of m->path, '/'-separated */
-	int64_t size;
-};
-
-/* Collects regular files below dir (following symlinks like mktorrent and
- * libtorrent's add_files), refusing loops via the ancestors' (dev, ino). */
-bool lts_walk(std::string const &abs, std::string const &rel, int depth,
-	      std::vector<std::pair<dev_t, ino_t>> &ancestors,
-	      std::vector<lts_file> &files, std::string &err)
-{
-	if (depth > LTS_MAX_DEPTH) {
-		err = abs + ": directories nested too deeply";
-		return false;
-	}
-	DIR *d = opendir(abs.c_str());
-	if (d == nullptr) {
-		err = abs + ": " + strerror(errno);
-		return false;
-	}
-	std::vector<std::string> names;
-	int read_errno = 0;
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (de == nullptr) {
-			read_errno = errno;
-			break;
-		}
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			names.emplace_back(de->d_name);
-	}
-	closedir(d);
-	if (read_errno != 0) {
-		err = abs + ": " + strerror(read_errno);
-		return false;
-	}
-	for (std::string const &n : names) {
-		std::string child = abs + "/" + n;
-		std::string crel = rel + "/" + n;
-		struct stat st;
-		if (stat(child.c_str(), &st) != 0) {
-			err = child + ": " + strerror(errno);
-			return false;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			auto key = std::make_pair(st.st_dev, st.st_ino);
-			if (std::find(ancestors.begin(), ancestors.end(), key)
-			    != ancestors.end())
-				continue; /* a symlink loop */
-			ancestors.push_back(key);
-			bool ok = lts_walk(child, crel, depth + 1, ancestors,
-					   files, err);
-			ancestors.pop_back();
-			if (!ok)
-				return false;
-		} else if (S_ISREG(st.st_mode)) {
-			files.push_back(lts_file{crel, static_cast<int64_t>(st.st_size)});
-		}
-	}
-	return true;
-}
-
-/* The file list in mktorrent's order (sorted by path with strcmp), so a v1
- * torrent of a directory gets mktorrent's info-hash too. */
-bool lts_list_files(std::string const &path, std::string &parent,
-		    std::vector<lts_file> &files, std::string &err)
-{
-	std::string p = path;
-	while (p.size() > 1 && p.back() == '/')
-		p.pop_back();
-	if (p.empty() || p[0] != '/') {
-		err = path + ": not an absolute path";
-		return false;
-	}
-	size_t slash = p.rfind('/');
-	std::string name = p.substr(slash + 1);
-	parent = slash == 0 ? "/" : p.substr(0, slash);
-	if (name.empty()) {
-		err = "cannot share the root directory";
-		return false;
-	}
-	struct stat st;
-	if (stat(p.c_str(), &st) != 0) {
-		err = p + ": " + strerror(errno);
-		return false;
-	}
-	if (S_ISREG(st.st_mode)) {
-		files.push_back(lts_file{name, static_cast<int64_t>(st.st_size)});
-		return true;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		err = p + ": neither a regular file nor a directory";
-		return false;
-	}
-	std::vector<std::pair<dev_t, ino_t>> ancestors{{st.st_dev, st.st_ino}};
-	if (!lts_walk(p, name, 0, ancestors, files, err))
-		return false;
-	if (files.empty()) {
-		err = p + ": no files in this directory";
-		return false;
-	}
-	std::sort(files.begin(), files.end(), [](lts_file const &a, lts_file const &b) {
-		return strcmp(a.rel.c_str(), b.rel.c_str()) < 0;
-	});
-	return true;
-}
-
-int lts_auto_piece_size(int64_t total)
-{
-	int ps = LTS_MIN_PIECE;
-	while (ps < LTS_AUTO_MAX_PIECE && total / ps > LTS_AUTO_MAX_PIECES)
-		ps *= 2;
-	return ps;
-}
-
-/* Shared state of the v1 hashing threads. */
-struct lts_hasher {
-	lt::file_storage const *fs;
-	std::string parent;
-	std::vector<int64_t> offsets; /* file i starts at offsets[i] */
-	int64_t total;
-	int piece_size;
-	int num_pieces;
-	int pieces_per_chunk;
-	std::vector<lt::sha1_hash> hashes;
-	std::atomic<int> next_chunk{0};
-	std::atomic<bool> failed{false};
-	std::mutex err_lock;
-	std::string err;
-};
-
-void lts_hash_fail(lts_hasher &hs, std::string const &msg)
-{
-	std::lock_guard<std::mutex> g(hs.err_lock);
-	if (!hs.failed.exchange(true))
-		hs.err = msg;
-}
-
-/* Reads [off, off+len) of the torrent's byte stream into buf, crossing
- * files as needed; cur_file/fd cache the open file between calls. */
-bool lts_read_span(lts_hasher &hs, int64_t off, int64_t len, char *buf,
-		   int &cur_file, int &fd)
-{
-	while (len > 0) {
-		auto it = std::upper_bound(hs.offsets.begin(), hs.offsets.end(), off);
-		int fi = static_cast<int>(it - hs.offsets.begin()) - 1;
-		int64_t fsize = hs.fs->file_size(lt::file_index_t(fi));
-		/* Empty files share their offset with the next file, and
-		 * upper_bound picks the last of equals: the one holding data. */
-		int64_t in_file = off - hs.offsets[fi];
-		std::string fpath = hs.parent + "/" + hs.fs->file_path(lt::file_index_t(fi));
-		if (fi != cur_file) {
-			if (fd >= 0)
-				close(fd);
-			fd = open(fpath.c_str(), O_RDONLY | O_CLOEXEC);
-			if (fd < 0) {
-				lts_hash_fail(hs, fpath + ": " + strerror(errno));
-				return false;
-			}
-			cur_file = fi;
-		}
-		int64_t want = std::min(len, fsize - in_file);
-		while (want > 0) {
-			ssize_t r = pread(fd, buf, static_cast<size_t>(want), in_file);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				lts_hash_fail(hs, fpath + ": " + strerror(errno));
-				return false;
-			}
-			if (r == 0) {
-				lts_hash_fail(hs, fpath + ": file shrank while hashing");
-				return false;
-			}
-			buf += r;
-			want -= r;
-			len -= r;
-			off += r;
-			in_file += r;
-		}
-	}
-	return true;
-}
-
-void lts_hash_thread(lts_hasher *hsp)
-{
-	lts_hasher &hs = *hsp;
-	std::vector<char> buf(static_cast<size_t>(hs.piece_size));
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (ctx == nullptr) {
-		lts_hash_fail(hs, "out of memory (SHA-1 context)");
-		return;
-	}
-	int cur_file = -1, fd = -1;
-	while (!hs.failed.load()) {
-		int chunk = hs.next_chunk.fetch_add(1);
-		int first = chunk * hs.pieces_per_chunk;
-		if (first >= hs.num_pieces)
-			break;
-		int last = std::min(first + hs.pieces_per_chunk, hs.num_pieces);
-		for (int p = first; p < last && !hs.failed.load(); p++) {
-			int64_t off = static_cast<int64_t>(p) * hs.piece_size;
-			int64_t len = std::min<int64_t>(hs.piece_size, hs.total - off);
-			if (!lts_read_span(hs, off, len, buf.data(), cur_file, fd))
-				break;
-			unsigned int mdlen = 0;
-			if (EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr) != 1
-			    || EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(len)) != 1
-			    || EVP_DigestFinal_ex(ctx,
-						  reinterpret_cast<unsigned char *>(
-							  hs.hashes[p].data()),
-						  &mdlen) != 1) {
-				lts_hash_fail(hs, "SHA-1 failed (OpenSSL)");
-				break;
-			}
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(ctx);
-}
-
-/* v1 piece hashes with our own threads: set_piece_hashes() hashes on one
- * thread, which makes it about half as fast as mktorrent here. */
-bool lts_hash_v1(lt::create_torrent &ct, std::string const &parent,
-		 int threads, std::string &err)
-{
-	lt::file_storage const &fs = ct.files();
-	lts_hasher hs;
-	hs.fs = &fs;
-	hs.parent = parent;
-	hs.total = fs.total_size();
-	hs.piece_size = ct.piece_length();
-	hs.num_pieces = ct.num_pieces();
-	hs.pieces_per_chunk = static_cast<int>(
-		std::max<int64_t>(1, LTS_HASH_CHUNK / hs.piece_size));
-	hs.hashes.resize(static_cast<size_t>(hs.num_pieces));
-	for (lt::file_index_t i : fs.file_range())
-		hs.offsets.push_back(fs.file_offset(i));
-	int n = std::max(1, std::min({threads, LTS_MAX_HASH_THREADS,
-				      (hs.num_pieces + hs.pieces_per_chunk - 1)
-					      / hs.pieces_per_chunk}));
-	std::vector<std::thread> pool;
-	try {
-		for (int i = 1; i < n; i++)
-			pool.emplace_back(lts_hash_thread, &hs);
-	} catch (std::exception const &e) {
-		lts_hash_fail(hs, std::string("cannot start hashing threads: ")
-					  + e.what());
-	}
-	lts_hash_thread(&hs);
-	for (auto &t : pool)
-		t.join();
-	if (hs.failed.load()) {
-		err = hs.err;
-		return false;
-	}
-	for (int p = 0; p < hs.num_pieces; p++)
-		ct.set_hash(lt::piece_index_t(p), hs.hashes[static_cast<size_t>(p)]);
-	return true;
-}
-
-/* The caller's mistakes, found before touching the disk. */
-bool lts_make_check(struct lts_make const *m, std::string &err)
-{
-	if (m->path == nullptr) {
-		err = "no path to share";
-		return false;
-	}
-	if (m->version < 1 || m->version > 3) {
-		err = "torrent version must be 1 (v1), 2 (v2) or 3 (hybrid)";
-		return false;
-	}
-	if (m->piece_size != 0
-	    && (m->piece_size < LTS_MIN_PIECE || m->piece_size > LTS_MAX_PIECE
-		|| (m->piece_size & (m->piece_size - 1)) != 0)) {
-		err = "piece size must be a power of two from 16 KiB to 64 MiB";
-		return false;
-	}
-	for (size_t i = 0; i < m->n_trackers; i++) {
-		if (m->trackers[i] == nullptr || m->trackers[i][0] == '\0') {
-			err = "empty tracker URL";
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Everything but the hashes: trackers one tier each, flags, texts. */
-void lts_make_meta(struct lts_make const *m, lt::create_torrent &ct)
-{
-	for (size_t i = 0; i < m->n_trackers; i++)
-		ct.add_tracker(m->trackers[i], static_cast<int>(i));
-	if (m->private_flag)
-		ct.set_priv(true);
-	if (m->comment != nullptr)
-		ct.set_comment(m->comment);
-	ct.set_creator(m->creator ? m->creator : LTS_DEFAULT_AGENT);
-}
-
-/* v1: our parallel hasher; v2/hybrid: libtorrent's (it also builds the
- * merkle trees), with its hashing threads raised to ours. */
-bool lts_make_hash(struct lts_make const *m, lt::create_torrent &ct,
-		   std::string const &parent, std::string &err)
-{
-	int threads = std::max(1, m->threads);
-	if (m->version == 1)
-		return lts_hash_v1(ct, parent, threads, err);
-	lt::settings_pack sp;
-	sp.set_int(lt::settings_pack::hashing_threads, threads);
-	lt::error_code ec;
-	lt::set_piece_hashes(ct, parent, sp, lt::posix_disk_io_constructor,
-			     [](lt::piece_index_t) {}, ec);
-	if (ec) {
-		err = "hashing failed: " + ec.message();
-		return false;
-	}
-	return true;
-}
-
-} // namespace
-
-extern "C" int lts_make_torrent(const struct lts_make *m, unsigned char **out,
-				size_t *out_len, char **err)
-{
-	*out = nullptr;
-	*out_len = 0;
-	try {
-		std::string parent, msg;
-		std::vector<lts_file> files;
-		if (!lts_make_check(m, msg)
-		    || !lts_list_files(m->path, parent, files, msg)) {
-			lts_set_err(err, msg);
-			return -1;
-		}
-		lt::file_storage fs;
-		int64_t total = 0;
-		for (lts_file const &f : files) {
-			fs.add_file(f.rel, f.size);
-			total += f.size;
-		}
-		if (total == 0) {
-			lts_set_err(err, std::string(m->path)
-					 + ": nothing to share (all files are empty)");
-			return -1;
-		}
-		int ps = m->piece_size ? m->piece_size : lts_auto_piece_size(total);
-		/* v1: no "attr" keys and no pad files, so the info dict is
-		 * exactly mktorrent's (length/files, name, piece length, pieces,
-		 * private) and so is the info-hash. */
-		lt::create_flags_t flags = {};
-		if (m->version == 1)
-			flags = lt::create_torrent::v1_only | lt::create_torrent::no_attributes;
-		else if (m->version == 2)
-			flags = lt::create_torrent::v2_only;
-		lt::create_torrent ct(fs, ps, flags);
-		lts_make_meta(m, ct);
-		if (!lts_make_hash(m, ct, parent, msg)) {
-			lts_set_err(err, msg);
-			return -1;
-		}
-		std::vector<char> buf = ct.generate_buf();
-		unsigned char *mem = static_cast<unsigned char *>(malloc(buf.size()));
-		if (mem == nullptr) {
-			lts_set_err(err, "out of memory");
-			return -1;
-		}
-		memcpy(mem, buf.data(), buf.size());
-		*out = mem;
-		*out_len = buf.size();
-		return 0;
-	} catch (std::exception const &e) {
-		lts_set_err(err, std::string("cannot make torrent: ") + e.what());
-	} catch (...) {
-		lts_set_unknown(err);
-	}
-	return -1;
-}

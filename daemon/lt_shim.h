@@ -1,6 +1,7 @@
 /*
- * lt_shim.h - the C face of libtorrent-rasterbar (implemented in the only
- * C++ file, lt_shim.cpp).  No C++ exception crosses this boundary: every
+ * lt_shim.h - the C face of libtorrent-rasterbar (implemented in C++ by
+ * lt_shim.cpp, the session, and lt_maker.cpp, making torrents; the disk
+ * backend is lt_storage.cpp).  No C++ exception crosses this boundary: every
  * function catches and turns failures into a return code plus a malloc'd
  * reason in *err (caller frees).
  *
@@ -32,8 +33,9 @@ struct lts_config {
 	const char *listen;      /* "ADDR:PORT[,...]", e.g. "127.0.0.1:0";
 	                            NULL = "0.0.0.0:6881,[::]:6881" */
 	bool dht, lsd, upnp;     /* upnp also switches NAT-PMP */
-	bool no_pex, no_utp, no_tcp; /* each false = on (a zeroed config is
-	                            libtorrent's defaults) */
+	bool no_utp, no_tcp;     /* each false = on (a zeroed config is
+	                            libtorrent's defaults); PEX is each
+	                            torrent's (lts_add.pex, lts_limits.pex) */
 	int encryption;          /* enum lts_encryption */
 	const char *dht_bootstrap; /* "HOST:PORT,..."; NULL = libtorrent's */
 	int socket_buffer;       /* send/receive socket buffers; 0 = the OS's */
@@ -54,6 +56,22 @@ struct lts_limits {
 };
 /* Applies them (asynchronously; takes effect within a second). */
 int lts_apply_limits(lts_session *s, const struct lts_limits *l, char **err);
+
+/* The peer side's settings that lts_limits does not hold, changed while
+ * running (SIGHUP): the listen list, UPnP/NAT-PMP, the DHT's bootstrap
+ * nodes, the socket buffers and connections per address (lts_config has
+ * the meaning of each). */
+struct lts_network {
+	const char *listen;        /* NULL = "0.0.0.0:6881,[::]:6881" */
+	bool upnp;
+	const char *dht_bootstrap; /* NULL = libtorrent's nodes */
+	int socket_buffer;         /* 0 = the OS's */
+	bool multi_conn_per_ip;
+};
+/* Applies them (asynchronously): a changed listen list reopens the
+ * sockets, and the sink's listening() says when they are open. */
+int lts_apply_network(lts_session *s, const struct lts_network *n,
+		      char **err);
 
 /* Creates the session (tpd's own disk backend, lt_storage.h), installs the
  * alert notifier.  NULL on failure with *err set.  Every peer, local
@@ -138,6 +156,12 @@ int lts_reannounce(lts_session *s, int64_t id, char **err);
 /* Starts moving the data to save_path (never over files already there);
  * the end comes through the sink's moved or move_failed. */
 int lts_move(lts_session *s, int64_t id, const char *save_path, char **err);
+/* Renames file `index` of the torrent to new_name (a path relative to the
+ * save directory, '/'-separated); the disk backend moves the file with
+ * the owner's rights, below the save directory's descriptor, following
+ * no link.  The end comes through the sink's renamed. */
+int lts_rename_file(lts_session *s, int64_t id, int index,
+		    const char *new_name, char **err);
 /* Hashes the data on disk again (after a crash, the resume data may
  * predate pieces that were verified and written since). */
 int lts_force_recheck(lts_session *s, int64_t id, char **err);
@@ -235,6 +259,12 @@ struct lts_sink {
 	void (*resume_failed)(void *ctx, int64_t id, const char *reason);
 	void (*moved)(void *ctx, int64_t id, const char *save_path);
 	void (*move_failed)(void *ctx, int64_t id, const char *reason);
+	/* lts_rename_file ended: error is NULL when the file was renamed. */
+	void (*renamed)(void *ctx, int64_t id, int index, const char *new_name,
+			const char *error);
+	/* A listen socket opened or failed to (at start, or after
+	 * lts_apply_network): lts_listen_port() may say another port. */
+	void (*listening)(void *ctx);
 	/* Any other notable event (tracker error, file error, dropped alerts),
 	 * already formatted; level: 0 error, 1 warn, 2 info, 3 debug. */
 	void (*log)(void *ctx, int level, int64_t id, const char *msg);

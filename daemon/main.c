@@ -234,44 +234,79 @@ static bool main_differ(const char *a, const char *b)
 
 /* Names, in the log, each setting of the new file that differs from what
  * runs but only takes effect at a restart, so that a SIGHUP that seemed to
- * do nothing explains itself. */
+ * do nothing explains itself.  These are read once: the socket and the
+ * state directory are open, the pools and the timers made, the watch
+ * directory watched. */
 static void main_log_restart_needed(const struct tpd_options *run,
-				    struct tpd_options *fresh)
+				    const struct tpd_options *fresh)
 {
-	char *err = NULL;
-	if (options_finish(fresh, &err) < 0) {
-		free(err);
-		return;
-	}
 	const struct {
 		const char *name;
 		bool changed;
 	} keys[] = {
-		{"listen", main_differ(run->listen, fresh->listen)},
-		{"download-dir", main_differ(run->download_dir, fresh->download_dir)},
 		{"state-dir", main_differ(run->state_dir, fresh->state_dir)},
 		{"socket", main_differ(run->socket_path, fresh->socket_path)},
 		{"socket-mode", run->socket_mode != fresh->socket_mode},
 		{"socket-group", main_differ(run->socket_group, fresh->socket_group)},
 		{"tick", run->tick_ms != fresh->tick_ms},
-		{"dht", run->dht != fresh->dht},
-		{"lsd", run->lsd != fresh->lsd},
-		{"upnp", run->upnp != fresh->upnp},
 		{"workers", run->workers != fresh->workers},
 		{"resume-interval", run->resume_interval != fresh->resume_interval},
-		{"no-pex", run->pex != fresh->pex},
-		{"no-utp", run->utp != fresh->utp},
-		{"no-tcp", run->tcp != fresh->tcp},
-		{"encryption", run->encryption != fresh->encryption},
-		{"dht-bootstrap", main_differ(run->dht_bootstrap, fresh->dht_bootstrap)},
 		{"watch-dir", main_differ(run->watch_dir, fresh->watch_dir)},
-		{"on-complete", main_differ(run->on_complete, fresh->on_complete)},
-		{"hook-timeout", run->hook_timeout != fresh->hook_timeout},
 	};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (keys[i].changed)
 			log_warn("SIGHUP: %s changed; it takes effect at a restart",
 				 keys[i].name);
+}
+
+static void main_take_str(char **run, char **fresh)
+{
+	free(*run);
+	*run = *fresh;
+	*fresh = NULL;
+}
+
+/* SIGHUP's peer side and daemon-wide settings go to the engine the way
+ * session_set's do (service_reload_engine); what runs is then what the
+ * engine says (info), and t->opt keeps them to compare the next reload. */
+static void main_reload_engine(struct tpd *t, struct tpd_options *fresh)
+{
+	if (main_differ(t->opt.download_dir, fresh->download_dir) &&
+	    main_mkdirs(fresh->download_dir, 0755) < 0) {
+		log_warn("SIGHUP: download-dir stays %s: cannot create %s: %s",
+			 t->opt.download_dir, fresh->download_dir,
+			 strerror(errno));
+		free(fresh->download_dir);
+		fresh->download_dir = strdup(t->opt.download_dir);
+	}
+	if (fresh->utp && !t->opt.utp) {
+		char *advice = NULL;
+		if (peernet_buffer_advice("/proc/sys/net/core",
+					  PEERNET_UTP_BUFFER, &advice))
+			log_warn("%s", advice);
+		free(advice);
+	}
+	struct tp_session ses;
+	options_session(fresh, &ses);
+	struct engine_net net = {
+		.listen = fresh->listen ? strdup(fresh->listen) : NULL,
+		.download_dir = strdup(fresh->download_dir),
+		.dht_bootstrap = fresh->dht_bootstrap ? strdup(fresh->dht_bootstrap)
+						      : NULL,
+		.upnp = fresh->upnp,
+		.tcp = fresh->tcp,
+	};
+	service_reload_engine(t->svc, &ses, &net);
+	main_take_str(&t->opt.listen, &fresh->listen);
+	main_take_str(&t->opt.download_dir, &fresh->download_dir);
+	main_take_str(&t->opt.dht_bootstrap, &fresh->dht_bootstrap);
+	t->opt.dht = fresh->dht;
+	t->opt.lsd = fresh->lsd;
+	t->opt.upnp = fresh->upnp;
+	t->opt.pex = fresh->pex;
+	t->opt.utp = fresh->utp;
+	t->opt.tcp = fresh->tcp;
+	t->opt.encryption = fresh->encryption;
 }
 
 static void main_reload(struct tpd *t)
@@ -284,14 +319,15 @@ static void main_reload(struct tpd *t)
 			     : strdup("");
 	struct tpd_options fresh;
 	options_defaults(&fresh, geteuid(), main_env);
-	if (!text || options_apply_config(&fresh, t->opt.config, text, &err) < 0) {
+	if (!text || options_apply_config(&fresh, t->opt.config, text, &err) < 0 ||
+	    options_parse(&fresh, t->argc, t->argv, &err) != OPTIONS_OK ||
+	    options_finish(&fresh, &err) < 0) {
 		log_warn("SIGHUP: keeping the old settings: %s",
 			 err ? err : "?");
 	} else {
-		/* What can change while running: the log level, the default
-		 * tracker and the limits.  Addresses, directories, the tick
-		 * and DHT/LSD/UPnP need a restart. */
-		options_parse(&fresh, t->argc, t->argv, &err);
+		/* Everything that can change while running does (SPEC
+		 * section 9, tpd(8) SIGHUP); main_log_restart_needed names
+		 * the rest. */
 		log_set_level((enum log_level)fresh.log_level);
 		server_set_limits(t->srv, fresh.max_line,
 				  main_fit_conns(fresh.max_conns),
@@ -304,8 +340,12 @@ static void main_reload(struct tpd *t)
 		};
 		service_reconfigure(t->svc, &sc);
 		main_reload_blocklist(t, fresh.blocklist);
+		main_take_str(&t->opt.on_complete, &fresh.on_complete);
+		t->opt.hook_timeout = fresh.hook_timeout;
+		main_reload_engine(t, &fresh);
 		log_info("SIGHUP: reloaded %s (log level, tracker, limits, "
-			 "blocklist)", t->opt.config);
+			 "blocklist, completion hook, peer side, download "
+			 "directory, daemon-wide settings)", t->opt.config);
 		main_log_restart_needed(&t->opt, &fresh);
 	}
 	free(err);
@@ -549,15 +589,6 @@ int main(int argc, char **argv)
 		.max_torrent_bytes = t.opt.max_torrent_size,
 		.url_timeout_s = t.opt.url_timeout,
 		.loading = true,
-		.encryption = options_encryption_name(t.opt.encryption),
-		.dht = t.opt.dht,
-		.pex = t.opt.pex,
-		.lsd = t.opt.lsd,
-		.upnp = t.opt.upnp,
-		.utp = t.opt.utp,
-		.tcp = t.opt.tcp,
-		.listen = t.opt.listen,
-		.several_per_address = peernet_listen_is_loopback(t.opt.listen),
 	};
 	struct service_io io = {
 		.ctx = &t,
@@ -574,6 +605,9 @@ int main(int argc, char **argv)
 	if (!t.svc)
 		goto out;
 	server_set_service(t.srv, t.svc);
+	/* The engine's first event says what it runs with (EV_SESSION):
+	 * taken now, before any patron can ask info. */
+	main_on_engine(&t);
 	if (server_watch_fd(t.srv, engine_event_fd(t.eng), main_on_engine, &t) < 0 ||
 	    server_watch_fd(t.srv, workers_fd(t.work), main_on_workers, &t) < 0 ||
 	    server_watch_fd(t.srv, workers_fd(t.fetch), main_on_fetchers, &t) < 0 ||

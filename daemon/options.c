@@ -214,6 +214,13 @@ const char *options_encryption_name(int enc)
 	return opt_enc_names[enc];
 }
 
+const char *options_encryption_word(enum tp_encryption e)
+{
+	return options_encryption_name(e == TP_ENC_FORCED     ? TPD_ENC_REQUIRE
+				       : e == TP_ENC_DISABLED ? TPD_ENC_DISABLE
+							      : TPD_ENC_PREFER);
+}
+
 /* Stores one value; a malloc'd reason on failure.  append: an OT_LIST
  * given before in the same source grows instead of being replaced. */
 static char *opt_set(struct tpd_options *o, const struct opt_def *d,

@@ -80,5 +80,7 @@ void options_session(const struct tpd_options *o, struct tp_session *out);
 void options_usage(void *stream);
 /* "prefer", "require", "disable" for an enum tpd_encryption. */
 const char *options_encryption_name(int enc);
+/* The same words for the session's encryption (session_set's names). */
+const char *options_encryption_word(enum tp_encryption e);
 
 #endif

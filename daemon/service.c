@@ -24,6 +24,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "lt_storage.h"
+#include "options.h"
 
 struct svc_conn {
 	uint64_t id;
@@ -89,6 +90,10 @@ struct service {
 	size_t fifo_len;
 	uint64_t next_seq;
 	bool loading;
+	/* What the engine last said it runs with (EV_SESSION): info's. */
+	bool live_known;
+	struct tp_session live;
+	struct engine_net live_net;
 };
 
 /* What service_request checks once, before an op's handler runs. */
@@ -138,7 +143,6 @@ struct service *service_new(const struct service_config *cfg,
 	s->cfg = *cfg;
 	s->cfg.download_dir = svc_strdup(cfg->download_dir);
 	s->cfg.default_tracker = svc_strdup(cfg->default_tracker);
-	s->cfg.listen = svc_strdup(cfg->listen);
 	if (s->cfg.max_pending == 0)
 		s->cfg.max_pending = 4096;
 	if (s->cfg.max_torrent_bytes == 0)
@@ -225,7 +229,8 @@ void service_free(struct service *s)
 	}
 	free((char *)s->cfg.download_dir);
 	free((char *)s->cfg.default_tracker);
-	free((char *)s->cfg.listen);
+	tp_session_free(&s->live);
+	engine_net_free(&s->live_net);
 	free(s);
 }
 
@@ -903,26 +908,63 @@ static void svc_op_unwatch(struct service *s, struct svc_conn *c,
 }
 
 /* The peer side's settings (SPEC 9), so a user sees what the daemon
- * really runs with. */
+ * really runs with: the engine's last EV_SESSION, so a session_set or a
+ * SIGHUP shows at once.  Nothing before the engine's first word. */
 static void svc_info_peer_side(struct service *s, json_object *ev)
 {
-	const struct service_config *k = &s->cfg;
-	if (k->encryption)
-		json_object_object_add(ev, "encryption",
-				       json_object_new_string(k->encryption));
+	if (!s->live_known)
+		return;
+	const struct tp_session *k = &s->live;
+	const struct engine_net *n = &s->live_net;
+	json_object_object_add(ev, "encryption", json_object_new_string(
+				       options_encryption_word(k->encryption)));
 	json_object_object_add(ev, "dht", json_object_new_boolean(k->dht));
 	json_object_object_add(ev, "pex", json_object_new_boolean(k->pex));
 	json_object_object_add(ev, "lsd", json_object_new_boolean(k->lsd));
-	json_object_object_add(ev, "upnp", json_object_new_boolean(k->upnp));
+	json_object_object_add(ev, "upnp", json_object_new_boolean(n->upnp));
 	json_object_object_add(ev, "utp", json_object_new_boolean(k->utp));
-	json_object_object_add(ev, "tcp", json_object_new_boolean(k->tcp));
-	if (k->listen)
+	json_object_object_add(ev, "tcp", json_object_new_boolean(n->tcp));
+	if (n->listen)
 		json_object_object_add(ev, "listen",
-				       json_object_new_string(k->listen));
+				       json_object_new_string(n->listen));
 	json_object_object_add(ev, "connections_per_address",
-			       json_object_new_string(k->several_per_address
+			       json_object_new_string(n->several_per_address
 							      ? "several"
 							      : "one"));
+}
+
+/* Every EV_SESSION: the service's copy of what the engine runs with. */
+static void svc_take_live(struct service *s, struct engine_event *ev)
+{
+	tp_session_free(&s->live);
+	engine_net_free(&s->live_net);
+	memset(&s->live, 0, sizeof s->live);
+	ev->session.has = TP_SES_ALL; /* an EV_SESSION carries every key */
+	tp_session_merge(&s->live, &ev->session);
+	s->live_net = ev->net;
+	memset(&ev->net, 0, sizeof ev->net);
+	s->live_known = true;
+}
+
+void service_reload_engine(struct service *s, struct tp_session *ses,
+			   struct engine_net *net)
+{
+	struct engine_cmd *cmd = engine_cmd_new(ENG_SESSION);
+	if (!cmd) {
+		log_error("SIGHUP: out of memory; the daemon's settings stay");
+		tp_session_free(ses);
+		engine_net_free(net);
+		return;
+	}
+	cmd->reload = true;
+	cmd->session = *ses;
+	memset(ses, 0, sizeof *ses);
+	cmd->net = *net;
+	memset(net, 0, sizeof *net);
+	/* No patron asked: conn 0 is never one, so the answer goes
+	 * nowhere but into the service's copy. */
+	struct svc_conn nobody = {.id = 0, .uid = 0};
+	svc_enqueue(s, &nobody, NULL, TP_OP_SESSION_SET, cmd, NULL);
 }
 
 static void svc_op_info(struct service *s, struct svc_conn *c,
@@ -939,14 +981,19 @@ static void svc_op_info(struct service *s, struct svc_conn *c,
 	json_object_object_add(ev, "protocol",
 			       json_object_new_int(TP_PROTOCOL_VERSION));
 	json_object_object_add(ev, "listen_port",
-			       json_object_new_int(s->cfg.listen_port));
+			       json_object_new_int(s->live_known
+							   ? s->live_net.listen_port
+							   : s->cfg.listen_port));
 	json_object_object_add(ev, "torrents",
 			       json_object_new_int64((int64_t)visible));
 	json_object_object_add(ev, "connections",
 			       json_object_new_int64((int64_t)s->conns.count));
 	json_object_object_add(ev, "uid", json_object_new_int64(c->uid));
 	json_object_object_add(ev, "download_dir",
-			       json_object_new_string(s->cfg.download_dir));
+			       json_object_new_string(
+				       s->live_known && s->live_net.download_dir
+					       ? s->live_net.download_dir
+					       : s->cfg.download_dir));
 	json_object_object_add(ev, "pid", json_object_new_int64(getpid()));
 	json_object_object_add(ev, "loading", json_object_new_boolean(s->loading));
 	svc_info_peer_side(s, ev);
@@ -1288,6 +1335,13 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 			s->io.completed(s->io.ctx, ev);
 		engine_event_free(ev);
 		return;
+	case EV_SESSION:
+		svc_take_live(s, ev);
+		if (ev->seq == 0) { /* unasked: at start, a new listen port */
+			engine_event_free(ev);
+			return;
+		}
+		break;
 	case EV_LOADED:
 		s->loading = false;
 		if (s->io.loaded)

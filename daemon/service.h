@@ -51,11 +51,9 @@ struct service_config {
 	size_t max_torrent_bytes;  /* .torrent files read or fetched */
 	long url_timeout_s;
 	bool loading;              /* saved torrents are still coming back */
-	/* The peer side's settings, shown by info (fixed until a restart). */
-	const char *encryption;    /* "prefer", "require", "disable" */
-	bool dht, pex, lsd, upnp, utp, tcp;
-	const char *listen;        /* "ADDR:PORT,..." */
-	bool several_per_address;  /* loopback: several connections per address */
+	/* download_dir and listen_port are info's until the engine's first
+	 * EV_SESSION: from then on info shows what the engine runs with
+	 * (each EV_SESSION, asked for or not, replaces the service's copy). */
 };
 
 struct service *service_new(const struct service_config *cfg,
@@ -64,6 +62,11 @@ void service_free(struct service *s);
 /* SIGHUP: takes the run-time settings of cfg (default tracker, limits,
  * URL timeout); the rest of cfg is ignored. */
 void service_reconfigure(struct service *s, const struct service_config *cfg);
+/* SIGHUP: hands the engine the reloaded daemon-wide settings and peer
+ * side (taken over; freed here), through the FIFO as session_set is; the
+ * engine logs what changed, and info shows it once applied. */
+void service_reload_engine(struct service *s, struct tp_session *ses,
+			   struct engine_net *net);
 
 void service_conn_open(struct service *s, uint64_t conn, uid_t uid,
 		       gid_t gid, pid_t pid);

@@ -14,6 +14,9 @@ daemon is working:
 4. `close --delete-files` during a full-speed download, 20 times: nothing
    is recreated after the answer (the deletion waits until libtorrent has
    released the torrent's files).
+5. tpd run as nobody (its state directory and socket its own) downloads
+   from an aria2c seeder and seeds to an aria2c leecher, both with the
+   right SHA-1: the backend then switches to no other user.
 Needs root (to act as nobody); peers are aria2c on 127.0.0.1.
 """
 
@@ -271,6 +274,64 @@ def test_close_delete_files_during_download_recreates_nothing(env):
     for dl in dirs:
         _empty(dl, "after all the rounds")
     check(d.alive(), "tpd died")
+
+
+@test
+def test_unprivileged_daemon_downloads_and_seeds(env):
+    """The disk backend as an unprivileged daemon: tpd runs as nobody, a
+    patron running as nobody adds a torrent into nobody's directory (the
+    data comes from aria2c) and seeds a file of its own to an aria2c
+    leecher; both ends have the right SHA-1."""
+    if not T.is_root():
+        raise T.TestSkip("needs root to start tpd as user nobody")
+    os.chmod(env.dir, 0o755)
+    tracker = env.start_tracker()
+    src = env.mkdir("src", mode=0o755)
+    data = os.path.join(src, "payload.bin")
+    size = 16 * T.MIB + 777
+    sha = T.write_random_file(data, size)
+    os.chmod(data, 0o644)
+    torrent = env.path("payload.torrent")
+    ih = env.mktorrent(data, torrent, tracker.announce, 18)
+    os.chmod(torrent, 0o644)
+    tracker.allow(ih)
+    d = env.start_daemon(user=NOBODY)
+    check_eq(os.stat(d.sock).st_uid, NOBODY, "owner of tpd's socket")
+    bindir = env.mkdir("bin", mode=0o755)
+    exe = os.path.join(bindir, "tpctl")
+    shutil.copy(T.tpctl_bin(), exe)
+    os.chmod(exe, 0o755)
+    env.aria2_seed(torrent, src)
+    tracker.wait_seeders(ih, 1, timeout=120)
+    mine = env.mkdir("mine", mode=0o755)
+    os.chown(mine, NOBODY, NOBODY)
+    r = _nobody_tpctl(env, exe, "add", torrent, "--dir", mine, "--wait",
+                      timeout=300)
+    check(r.returncode == 0, "tpctl add --wait as nobody: " + describe(r))
+    got = os.path.join(mine, "payload.bin")
+    check_eq(os.stat(got).st_uid, NOBODY, "owner of the downloaded file")
+    check_eq(T.sha1_file(got), sha, "SHA-1 of what tpd (as nobody) downloaded")
+
+    own = os.path.join(mine, "own.bin")
+    own_sha = T.write_random_file(own, 8 * T.MIB + 99)
+    os.chown(own, NOBODY, NOBODY)
+    made = os.path.join(mine, "own.torrent")
+    r = _nobody_tpctl(env, exe, "seed", own, "--tracker", tracker.announce,
+                      "--torrent-out", made)
+    own_id = U.new_id(r, "tpctl seed as nobody")
+    own_ih = T.info_hash(U.read_bytes(made))
+    # opentracker refused the first announce: whitelist, reannounce.
+    tracker.allow(own_ih)
+    r = _nobody_tpctl(env, exe, "reannounce", str(own_id))
+    check(r.returncode == 0, "tpctl reannounce as nobody: " + describe(r))
+    tracker.wait_seeders(own_ih, 1, timeout=120)
+    leech = env.mkdir("leech", mode=0o755)
+    leecher = env.aria2_leech(made, leech)
+    check_eq(leecher.wait_exit(300), 0,
+             "aria2c leecher exit status (log: %s)" % leecher.log)
+    check_eq(T.sha1_file(os.path.join(leech, "own.bin")), own_sha,
+             "SHA-1 of what aria2c got from tpd (as nobody)")
+    check(d.alive(), "tpd (as nobody) died")
 
 
 if __name__ == "__main__":

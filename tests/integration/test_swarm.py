@@ -336,12 +336,11 @@ def test_blocklist(env):
           "the seeder's log does not say the new list was applied")
 
 
-@test
-@_run
-def test_pex(env):
+def _pex(env, later):
     """C is told only about B; B knows A; C ends up connected to A, which
     it can only have learnt of through peer exchange (no tracker, DHT or
-    LSD anywhere)."""
+    LSD anywhere).  later: B and C start with --no-pex and session_set
+    turns PEX on before they fetch."""
     sw = _swarm(env, 3)
     ha, hb, hc = sw.hosts
     for h in (hb, hc):
@@ -350,8 +349,16 @@ def test_pex(env):
     a = sw.tpd(ha, "a", off)
     torrent, ih, sha, src = _own_torrent(env)
     tid_a = _seeding(a, torrent, src)
-    b = sw.tpd(hb, "b", off)
-    c = sw.tpd(hc, "c", off)
+    b = sw.tpd(hb, "b", off + (["--no-pex"] if later else []))
+    c = sw.tpd(hc, "c", off + (["--no-pex"] if later else []))
+    if later:
+        for x in (b, c):
+            check_eq(x.request({"op": "info"}).get("pex"), False,
+                     "pex in info with --no-pex")
+            check_eq(x.request({"op": "session_set", "pex": True}).get("pex"),
+                     True, "pex after session_set")
+            check_eq(x.request({"op": "info"}).get("pex"), True,
+                     "pex in info after session_set")
     tid_b, _ = _fetch(env, b, torrent, peers=["%s:6881" % ha.addr])
     swarm.wait_until(lambda: _peers(b, tid_b) == 1, 60, "B to connect to A")
     tid_c, _ = _fetch(env, c, torrent, peers=["%s:6881" % hb.addr])
@@ -360,6 +367,20 @@ def test_pex(env):
         # One connection per address: A's two peers are B and C.
         return _peers(c, tid_c) == 2 and _peers(a, tid_a) == 2
     swarm.wait_until(c_knows_a, 120, "C to be connected to both A and B")
+
+
+@test
+@_run
+def test_pex(env):
+    _pex(env, later=False)
+
+
+@test
+@_run
+def test_pex_switched_on_at_run_time(env):
+    """PEX off at start (--no-pex) comes on with session_set: libtorrent's
+    ut_pex stays installed, switched per torrent."""
+    _pex(env, later=True)
 
 
 @test

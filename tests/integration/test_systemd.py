@@ -460,5 +460,70 @@ def test_sighup_names_what_needs_a_restart(env):
     check(d.alive(), "tpd died on SIGHUP")
 
 
+@test
+def test_session_set_shows_in_info(env):
+    """info shows the switches the engine runs with: what session_set
+    changed is there in the next info, on any connection."""
+    d = env.start_daemon()
+    info = d.info()
+    check_eq((info.get("encryption"), info.get("pex"), info.get("utp")),
+             ("prefer", True, True), "info's peer side at start")
+    with d.patron() as p:
+        p.expect("session_set", "Session", encryption="forced", pex=False,
+                 utp=False)
+    info = d.info()
+    check_eq((info.get("encryption"), info.get("pex"), info.get("utp")),
+             ("require", False, False), "info's peer side after session_set")
+
+
+@test
+def test_sighup_applies_the_peer_side(env):
+    """SIGHUP applies the listen address, encryption, PEX, uTP, the DHT
+    bootstrap nodes and the download directory; info then shows them, a
+    new torrent goes to the new directory and the new port answers.  A
+    key session_set changed keeps its value, and the log says why."""
+    conf = env.path("tpd.conf")
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:0\n")
+    d = env.start_daemon(extra=["--config", conf], listen=None,
+                         download_dir=False)
+    info = d.info()
+    check_eq((info.get("listen"), info.get("encryption"), info.get("pex"),
+              info.get("lsd")), ("127.0.0.1:0", "prefer", True, False),
+             "info at start")
+    with d.patron() as p:
+        p.expect("session_set", "Session", lsd=True)
+    port = T.free_port()
+    newdir = env.mkdir("elsewhere", mode=0o755)
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:%d\nencryption = require\n"
+                "pex = no\nutp = no\ndownload-dir = %s\n"
+                "dht-bootstrap = 127.0.0.1:9\n" % (port, newdir))
+    d.proc.send_signal(signal.SIGHUP)
+    want = {"listen": "127.0.0.1:%d" % port, "listen_port": port,
+            "encryption": "require", "pex": False, "utp": False,
+            "download_dir": newdir, "lsd": True}
+
+    def applied():
+        got = d.info()
+        return all(got.get(k) == v for k, v in want.items())
+    T.wait_until(applied, 20, "info to show the reloaded settings %r" % want)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.close()
+    with d.patron() as p:
+        ev = p.expect("create", "NewTorrentCreated", paused=True,
+                      magnet="magnet:?xt=urn:btih:" + os.urandom(20).hex())
+        st = p.expect("status", "Status", id=ev["id"])
+    check_eq(st.get("save_path"), newdir, "a new torrent's directory")
+    log = open(d.log, errors="replace").read()
+    for line in ("SIGHUP: listen now 127.0.0.1:%d" % port,
+                 "SIGHUP: dht-bootstrap now 127.0.0.1:9",
+                 "SIGHUP: lsd stays true: session_set changed it"):
+        check(line in log, "no %r in the log: %s" % (line, T.tail(d.log, 20)))
+    check("changed; it takes effect at a restart" not in log,
+          "a setting applied at once was said to need a restart: "
+          + T.tail(d.log, 20))
+
+
 if __name__ == "__main__":
     T.main()

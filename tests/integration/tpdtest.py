@@ -465,8 +465,10 @@ class Env:
         os.chmod(p, mode)
         return p
 
-    def start_daemon(self, name="tpd", extra=(), wait=True):
-        d = Daemon(self, name, list(extra))
+    def start_daemon(self, name="tpd", extra=(), wait=True,
+                     listen="127.0.0.1:0", download_dir=True, user=None):
+        d = Daemon(self, name, list(extra), listen=listen,
+                   download_dir=download_dir, user=user)
         self.daemons.append(d)
         if wait:
             d.wait_ready()
@@ -554,7 +556,8 @@ class Env:
 class Daemon:
     """A real build/tpd on a temporary socket and state directory."""
 
-    def __init__(self, env, name, extra):
+    def __init__(self, env, name, extra, listen="127.0.0.1:0",
+                 download_dir=True, user=None):
         self.env = env
         self.name = name
         self.dir = env.mkdir(name, mode=0o755)
@@ -565,10 +568,24 @@ class Daemon:
         self.log = os.path.join(env.logs, name + ".log")
         exe = tpd_bin()
         check(os.access(exe, os.X_OK), "%s is not built" % exe)
-        self.argv = [exe, "-s", self.sock, "-d", self.state,
-                     "--download-dir", self.downloads, "--listen", "127.0.0.1:0",
-                     "--no-dht", "--no-lsd", "--no-upnp", "--tick", "200",
-                     "--log-level", "debug"] + extra
+        # user=UID: tpd runs as that user (setpriv), owning its socket's
+        # directory and its state directory.
+        prefix = []
+        if user is not None:
+            for root, dirs, files in os.walk(self.dir):
+                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                    os.chown(n, user, user)
+            prefix = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
+                      "--clear-groups"]
+        # listen=None leaves --listen to the config file (which the
+        # command line would override).
+        # download_dir=False leaves it to the config file too (the
+        # default, STATE/downloads, is the same directory).
+        self.argv = prefix + [exe, "-s", self.sock, "-d", self.state] + \
+            (["--download-dir", self.downloads] if download_dir else []) + \
+            (["--listen", listen] if listen else []) + \
+            ["--no-dht", "--no-lsd", "--no-upnp", "--tick", "200",
+             "--log-level", "debug"] + extra
         self.proc = spawn(self.argv, self.log)
         self.stopped = False
 

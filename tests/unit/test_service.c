@@ -1226,6 +1226,55 @@ static void test_sequence_drift(void **state)
 
 /* Requests answered at once; a request from an unknown connection is
  * dropped without a crash. */
+/* info shows what the engine last said it runs with: an unasked
+ * EV_SESSION (start, new port) and the answer to a SIGHUP reload, which
+ * goes through the FIFO like session_set and is answered to nobody. */
+static void test_info_follows_the_engine(void **state)
+{
+	struct ts_fake *f = ts_new(0);
+	service_conn_open(f->s, 1, 0, 0, 11);
+	struct engine_event *ev = ts_event(EV_SESSION, 0, 0);
+	ev->session.dht = true;
+	ev->session.encryption = TP_ENC_FORCED;
+	ev->net.listen = strdup("127.0.0.1:7000");
+	ev->net.download_dir = strdup("/srv/a");
+	ev->net.listen_port = 7000;
+	ev->net.tcp = true;
+	service_engine_event(f->s, ev);
+	ts_req(f, 1, "{\"op\":\"info\",\"tag\":\"i\"}");
+	json_object *o = ts_next(f, 1, "Info", "i");
+	assert_int_equal(ts_int(o, "listen_port"), 7000);
+	assert_string_equal(ts_str(o, "download_dir"), "/srv/a");
+	assert_string_equal(ts_str(o, "listen"), "127.0.0.1:7000");
+	assert_string_equal(ts_str(o, "encryption"), "require");
+	json_object_put(o);
+
+	struct tp_session ses = {.has = TP_SES_ALL, .pex = true};
+	struct engine_net net = {.listen = strdup("127.0.0.1:7001"),
+				 .download_dir = strdup("/srv/b")};
+	service_reload_engine(f->s, &ses, &net);
+	struct engine_cmd *c = ts_cmd(f, ENG_SESSION);
+	assert_true(c->reload);
+	assert_string_equal(c->net.listen, "127.0.0.1:7001");
+	ev = ts_event(EV_SESSION, c->seq, 0);
+	ev->session.pex = true;
+	ev->net.listen = strdup("127.0.0.1:7001");
+	ev->net.download_dir = strdup("/srv/b");
+	ev->net.listen_port = 7001;
+	service_engine_event(f->s, ev);
+	ts_req(f, 1, "{\"op\":\"info\",\"tag\":\"j\"}");
+	o = ts_next(f, 1, "Info", "j");
+	assert_int_equal(ts_int(o, "listen_port"), 7001);
+	assert_string_equal(ts_str(o, "download_dir"), "/srv/b");
+	json_object *v;
+	assert_true(json_object_object_get_ex(o, "pex", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(o, "dht", &v));
+	assert_false(json_object_get_boolean(v));
+	json_object_put(o);
+	ts_free(f);
+}
+
 static void test_immediate_ops(void **state)
 {
 	struct ts_fake *f = ts_new(0);
@@ -1378,6 +1427,7 @@ int main(void)
 		cmocka_unit_test(test_restored),
 		cmocka_unit_test(test_sequence_drift),
 		cmocka_unit_test(test_immediate_ops),
+		cmocka_unit_test(test_info_follows_the_engine),
 		cmocka_unit_test(test_race_with_close),
 		cmocka_unit_test(test_steering_ops),
 	};

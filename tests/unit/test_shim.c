@@ -1,7 +1,8 @@
 /*
  * test_shim.c - drives the real libtorrent through daemon/lt_shim.h over
  * loopback: making v1 torrents (info-hash equal to mktorrent's), seeding
- * with have_all, downloading into another session, duplicate and bad adds.
+ * with have_all, downloading into another session, duplicate and bad adds,
+ * renaming a seeded file through the disk backend.
  *
  * Single-threaded: the test is the "engine thread" of two sessions.  Waits
  * are poll() on the shim's alert descriptors with a deadline, never sleeps.
@@ -471,6 +472,124 @@ static void test_directory(void **state)
 	ts_rm_rf(dir);
 }
 
+/* What the sink heard of a rename. */
+struct ts_rename {
+	bool done;
+	int index;
+	char name[256];
+	char error[256];
+};
+
+static void ts_on_renamed(void *ctx, int64_t id, int index,
+			  const char *new_name, const char *error)
+{
+	(void)id;
+	struct ts_rename *r = ctx;
+	r->done = true;
+	r->index = index;
+	snprintf(r->name, sizeof r->name, "%s", new_name ? new_name : "");
+	snprintf(r->error, sizeof r->error, "%s", error ? error : "");
+}
+
+static void ts_wait_renamed(lts_session *s, struct ts_rename *r)
+{
+	struct lts_sink sink = { .ctx = r, .renamed = ts_on_renamed };
+	int64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
+	while (!r->done) {
+		int64_t left = deadline - ts_now_ms();
+		if (left <= 0)
+			fail_msg("no answer to lts_rename_file in %d ms",
+				 TS_DEADLINE_MS);
+		struct pollfd pf = { .fd = lts_alert_fd(s), .events = POLLIN };
+		poll(&pf, 1, (int)left);
+		lts_drain(s, &sink);
+	}
+}
+
+/* Renaming a file of a seeded torrent (lt_storage's rename): the file
+ * moves on disk, below the save directory, and the torrent still verifies
+ * and serves it whole; a name that leaves the save directory is refused. */
+static void test_rename_file(void **state)
+{
+	(void)state;
+	char *dir = ts_mkdtemp();
+	char *top = ts_fmt("%s/pack", dir);
+	assert_int_equal(mkdir(top, 0700), 0);
+	char *one = ts_fmt("%s/one.bin", top);
+	char *two = ts_fmt("%s/two.bin", top);
+	ts_write_file(one, 1024 * 1024 + 5, 71);
+	ts_write_file(two, 600 * 1024 + 3, 72);
+	char *keep = ts_fmt("%s/two.orig", dir);
+	ts_write_file(keep, 600 * 1024 + 3, 72);
+	size_t len = 0;
+	unsigned char *t = ts_make(top, 1, &len);
+
+	lts_session *a = ts_session();
+	assert_int_equal(ts_add(a, 1, t, len, dir, true, NULL, NULL, NULL),
+			 LTS_ADD_OK);
+	char *err = NULL;
+	assert_int_equal(lts_rename_file(a, 1, 5, "x", &err), -1);
+	assert_non_null(strstr(err, "no file 5"));
+	free(err);
+	err = NULL;
+
+	/* Files in mktorrent's order: one.bin is 0, two.bin is 1. */
+	struct ts_rename r = { 0 };
+	assert_int_equal(lts_rename_file(a, 1, 1, "pack/moved/two-renamed.bin",
+					 &err), 0);
+	ts_wait_renamed(a, &r);
+	if (r.error[0])
+		fail_msg("rename failed: %s", r.error);
+	assert_int_equal(r.index, 1);
+	assert_string_equal(r.name, "pack/moved/two-renamed.bin");
+	char *moved = ts_fmt("%s/moved/two-renamed.bin", top);
+	struct stat sb;
+	assert_int_equal(stat(two, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	ts_assert_same_file(keep, moved);
+
+	/* Out of the save directory: refused, nothing written there. */
+	struct ts_rename out = { 0 };
+	char *escape = ts_fmt("%s/../escaped.bin", dir);
+	assert_int_equal(lts_rename_file(a, 1, 0, "../escaped.bin", &err), 0);
+	ts_wait_renamed(a, &out);
+	assert_true(out.error[0] != '\0');
+	assert_int_equal(stat(escape, &sb), -1);
+	assert_int_equal(stat(one, &sb), 0); /* still where it was */
+
+	/* Verifies: hashed again from the renamed file, then served whole
+	 * to another session, which writes it under the original name. */
+	assert_int_equal(lts_force_recheck(a, 1, &err), 0);
+	lts_session *b = ts_session();
+	char *dst = ts_mkdtemp();
+	char *peer = ts_fmt("127.0.0.1:%d", lts_listen_port(a));
+	assert_int_equal(ts_add(b, 7, t, len, dst, false, peer, NULL, NULL),
+			 LTS_ADD_OK);
+	struct ts_watch w = { .id = 7 };
+	ts_wait_complete(a, b, &w);
+	char *got = ts_fmt("%s/pack/two.bin", dst);
+	ts_assert_same_file(keep, got);
+	struct lts_status st;
+	assert_int_equal(lts_status_get(a, 1, &st, &err), 0);
+	assert_string_equal(st.state, "seeding");
+	assert_int_equal(st.done_bytes, st.total_bytes);
+	lts_status_free(&st);
+
+	lts_free(b);
+	lts_free(a);
+	free(got);
+	free(peer);
+	ts_rm_rf(dst);
+	free(escape);
+	free(moved);
+	free(t);
+	free(keep);
+	free(two);
+	free(one);
+	free(top);
+	ts_rm_rf(dir);
+}
+
 /* v2 and hybrid torrents are made through libtorrent's own hasher. */
 static void test_v2_hybrid(void **state)
 {
@@ -617,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_v2_hybrid),
 		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_rename_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
