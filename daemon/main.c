@@ -139,23 +139,24 @@ static int main_mkdirs(const char *path, mode_t mode)
 static void main_on_engine(void *ctx)
 {
 	struct tpd *t = ctx;
-	struct engine_event *ev = engine_take_events(t->eng);
-	while (ev) {
-		struct engine_event *next = ev->next;
-		ev->next = NULL;
-		service_engine_event(t->svc, ev);
-		ev = next;
+	struct queue_link *l = engine_take_events(t->eng);
+	while (l) {
+		struct queue_link *next = l->next;
+		l->next = NULL;
+		service_engine_event(t->svc,
+				     QUEUE_ITEM(l, struct engine_event, link));
+		l = next;
 	}
 }
 
 static void main_take_jobs(struct tpd *t, struct workers *w)
 {
-	struct work_job *job = workers_take_done(w);
-	while (job) {
-		struct work_job *next = job->next;
-		job->next = NULL;
-		service_work_done(t->svc, job);
-		job = next;
+	struct queue_link *l = workers_take_done(w);
+	while (l) {
+		struct queue_link *next = l->next;
+		l->next = NULL;
+		service_work_done(t->svc, QUEUE_ITEM(l, struct work_job, link));
+		l = next;
 	}
 }
 
