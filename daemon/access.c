@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,41 +16,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The patron's supplementary groups, from the user database. */
+#include "usercache.h"
+
+/* The patron's supplementary groups, from the user database (as kept by
+ * usercache.c: at most one look-up per user and minute). */
 static gid_t *access_groups(uid_t uid, gid_t gid, int *n)
 {
-	struct passwd pw, *res = NULL;
-	long bufsz = sysconf(_SC_GETPW_R_SIZE_MAX);
-	if (bufsz < 1024)
-		bufsz = 16384;
-	char *buf = malloc((size_t)bufsz);
-	gid_t *groups = NULL;
-	*n = 0;
-	if (buf && getpwuid_r(uid, &pw, buf, (size_t)bufsz, &res) == 0 && res) {
-		int count = 64;
-		for (int tries = 0; tries < 4; tries++) {
-			gid_t *g = realloc(groups, (size_t)count * sizeof *g);
-			if (!g)
-				break;
-			groups = g;
-			int want = count;
-			if (getgrouplist(pw.pw_name, gid, groups, &want) >= 0) {
-				*n = want;
-				break;
-			}
-			count = want > count ? want : count * 2;
-		}
-	}
-	free(buf);
-	if (*n == 0) {
-		/* Unknown user: only the primary group from the socket. */
-		free(groups);
-		groups = malloc(sizeof *groups);
-		if (groups) {
-			groups[0] = gid;
-			*n = 1;
-		}
-	}
+	gid_t primary, *groups = NULL;
+	if (usercache_get(uid, gid, &primary, &groups, n) < 0)
+		return NULL;
 	return groups;
 }
 
@@ -103,9 +75,6 @@ void access_leave(struct access_saved *sv)
 	free(sv->groups);
 }
 
-/* Group of an unknown user: the overflow group, which owns nothing. */
-#define ACCESS_NOGROUP ((gid_t)65534)
-
 int access_ids_load(uid_t uid, struct access_ids *ids)
 {
 	memset(ids, 0, sizeof *ids);
@@ -121,13 +90,9 @@ int access_ids_load(uid_t uid, struct access_ids *ids)
 		ids->gid = getegid();
 		return 0;
 	}
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	ids->gid = ACCESS_NOGROUP;
-	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
-		ids->gid = pw.pw_gid;
-	ids->groups = access_groups(uid, ids->gid, &ids->n);
-	return ids->groups ? 0 : -1;
+	/* An unknown user gets the overflow group, which owns nothing. */
+	return usercache_get(uid, USERCACHE_PRIMARY, &ids->gid, &ids->groups,
+			     &ids->n);
 }
 
 void access_ids_free(struct access_ids *ids)
