@@ -28,8 +28,21 @@ static gid_t *access_groups(uid_t uid, gid_t gid, int *n)
 	return groups;
 }
 
+static int access_enter_groups(uid_t uid, gid_t gid, const gid_t *given,
+			       int n_given, struct access_saved *sv,
+			       char **err);
+
 int access_enter(uid_t uid, gid_t gid, struct access_saved *sv,
 			 char **err)
+{
+	return access_enter_groups(uid, gid, NULL, 0, sv, err);
+}
+
+/* With `given` groups (n_given of them) as they are, else the user
+ * database's. */
+static int access_enter_groups(uid_t uid, gid_t gid, const gid_t *given,
+			       int n_given, struct access_saved *sv,
+			       char **err)
 {
 	memset(sv, 0, sizeof *sv);
 	uid_t me = geteuid();
@@ -45,9 +58,10 @@ int access_enter(uid_t uid, gid_t gid, struct access_saved *sv,
 	int cur = getgroups(0, NULL);
 	sv->groups = malloc((size_t)(cur > 0 ? cur : 1) * sizeof(gid_t));
 	sv->n = cur > 0 ? getgroups(cur, sv->groups) : 0;
-	int n;
-	gid_t *groups = access_groups(uid, gid, &n);
-	long rc = groups ? syscall(SYS_setgroups, n, groups) : -1;
+	int n = n_given;
+	gid_t *groups = given ? NULL : access_groups(uid, gid, &n);
+	const gid_t *use = given ? given : groups;
+	long rc = use ? syscall(SYS_setgroups, n, use) : -1;
 	free(groups);
 	if (rc < 0) {
 		if (asprintf(err, "cannot take the groups of uid %u: %s",
@@ -124,10 +138,26 @@ static void access_reason(char **err, const char *what, const char *path)
 		*err = NULL;
 }
 
+static int access_check_as(uid_t uid, gid_t gid, const gid_t *groups,
+			   int n, const char *path, int mode, char **err);
+
 int access_check(uid_t uid, gid_t gid, const char *path, int mode, char **err)
 {
+	return access_check_as(uid, gid, NULL, 0, path, mode, err);
+}
+
+int access_check_ids(const struct access_ids *ids, const char *path, int mode,
+		     char **err)
+{
+	return access_check_as(ids->uid, ids->gid, ids->groups, ids->n, path,
+			       mode, err);
+}
+
+static int access_check_as(uid_t uid, gid_t gid, const gid_t *groups,
+			   int n, const char *path, int mode, char **err)
+{
 	struct access_saved sv;
-	if (access_enter(uid, gid, &sv, err) < 0)
+	if (access_enter_groups(uid, gid, groups, n, &sv, err) < 0)
 		return -1;
 	/* AT_EACCESS makes the kernel use the (file-system) ids we set,
 	 * not the real ones. */

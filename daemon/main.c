@@ -377,10 +377,16 @@ static void main_on_status_timer(void *ctx)
 		   tot.connections);
 }
 
-static int service_access(void *ctx, uid_t uid, gid_t gid, const char *path,
-			  int mode, char **err)
+/* On the main thread: with the groups the kernel gave for the
+ * connection, so no check here waits on the user database (NSS); only a
+ * connection the kernel could not describe goes through usercache.c. */
+static int service_access(void *ctx, uint64_t conn, uid_t uid, gid_t gid,
+			  const char *path, int mode, char **err)
 {
-	(void)ctx;
+	struct tpd *t = ctx;
+	const struct access_ids *peer = server_conn_peer(t->srv, conn);
+	if (peer && peer->uid == uid)
+		return access_check_ids(peer, path, mode, err);
 	return access_check(uid, gid, path, mode, err);
 }
 

@@ -527,7 +527,8 @@ static int svc_check_save_dir(struct service *s, struct svc_conn *c,
 {
 	if (!dir)
 		return 0;
-	return s->io.access(s->io.ctx, c->uid, c->gid, dir, W_OK | X_OK, err);
+	return s->io.access(s->io.ctx, c->id, c->uid, c->gid, dir, W_OK | X_OK,
+			    err);
 }
 
 static struct engine_cmd *svc_create_cmd(const char *save_dir, char **peers,
@@ -708,7 +709,7 @@ static void svc_op_close(struct service *s, struct svc_conn *c,
 {
 	char *err = NULL;
 	if (req->delete_files && t->st.save_path &&
-	    s->io.access(s->io.ctx, c->uid, c->gid, t->st.save_path,
+	    s->io.access(s->io.ctx, c->id, c->uid, c->gid, t->st.save_path,
 			 W_OK | X_OK, &err) < 0) {
 		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
 			  "cannot delete the files of torrent %lld: %s",
