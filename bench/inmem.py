@@ -117,6 +117,9 @@ def main():
                            timeout=130)
         print("status, %d patrons, idle: p50 %.3f ms, p99 %.3f ms, %.0f req/s"
               % (PATRONS, st["p50_ms"], st["p99_ms"], st["per_second"]))
+        one = bench.rpcload(b, "rpc", d.sock, 1, 5000, 120, "status", 1, timeout=130)
+        print("status, 1 patron, idle: p50 %.3f ms, p99 %.3f ms"
+              % (one["p50_ms"], one["p99_ms"]))
         adding = {}
 
         def add_more():
@@ -125,7 +128,10 @@ def main():
         th.start()
         st = bench.rpcload(b, "rpc", d.sock, PATRONS, STATUS_REQUESTS, 120, "status", 1,
                            timeout=130)
+        one = bench.rpcload(b, "rpc", d.sock, 1, 2000, 120, "status", 1, timeout=130)
         th.join()
+        print("status, 1 patron, while adding: p50 %.3f ms, p99 %.3f ms"
+              % (one["p50_ms"], one["p99_ms"]))
         print("status, %d patrons, while adding %d: p50 %.3f ms, p99 %.3f ms, %.0f req/s "
               "(adds %.0f/s)" % (PATRONS, ADD_MORE, st["p50_ms"], st["p99_ms"],
                                  st["per_second"], adding["r"]["per_second"]))
