@@ -38,7 +38,7 @@ struct queue {
 	struct queue_link *head, *tail;
 	size_t len;
 	bool closed;
-	int fd;                    /* eventfd, or -1 (QUEUE_NO_FD) */
+	int fd;                    /* eventfd, or -1 without QUEUE_FD */
 };
 
 enum queue_flag {
