@@ -1110,6 +1110,96 @@ char *tp_line(json_object *obj, size_t *len)
 	return line;
 }
 
+char *tp_status_text(const struct tp_status *st, size_t *len)
+{
+	json_object *obj = json_object_new_object();
+	char *text;
+
+	if (!obj)
+		return NULL;
+	tp_status_to_json(st, obj);
+	text = tp_line(obj, len);
+	json_object_put(obj);
+	if (text)
+		text[--*len] = '\0'; /* the object, not a line */
+	return text;
+}
+
+/* ev's line without its closing "}\n", in a buffer with room for `more`
+ * bytes after it; *sep is "," when ev has members, "" when it has none. */
+static char *proto_line_open(json_object *ev, size_t more, size_t *len,
+			     const char **sep)
+{
+	size_t n;
+	char *line = tp_line(ev, &n);
+	char *big;
+
+	if (!line || n < 3 || line[n - 2] != '}') {
+		free(line);
+		return NULL;
+	}
+	n -= 2;
+	*sep = line[n - 1] == '{' ? "" : ",";
+	big = realloc(line, n + more + 1);
+	if (!big) {
+		free(line);
+		return NULL;
+	}
+	*len = n;
+	return big;
+}
+
+char *tp_line_fields(json_object *ev, const char *text, size_t text_len,
+		     size_t *len)
+{
+	const char *sep;
+	size_t n;
+	char *line;
+
+	if (text_len < 2 || text[0] != '{' || text[text_len - 1] != '}')
+		return NULL;
+	line = proto_line_open(ev, text_len + 2, &n, &sep);
+	if (!line)
+		return NULL;
+	/* An object of no member ("{}") adds nothing, not a comma. */
+	if (text_len > 2) {
+		n += (size_t)sprintf(line + n, "%s", sep);
+		memcpy(line + n, text + 1, text_len - 1);
+		n += text_len - 1;
+	} else {
+		line[n++] = '}';
+	}
+	line[n++] = '\n';
+	line[n] = '\0';
+	*len = n;
+	return line;
+}
+
+char *tp_line_array(json_object *ev, const char *key,
+		    const char *const *texts, const size_t *lens, size_t count,
+		    size_t *len)
+{
+	const char *sep;
+	size_t n, i, more = strlen(key) + 16;
+	char *line;
+
+	for (i = 0; i < count; i++)
+		more += lens[i] + 1;
+	line = proto_line_open(ev, more, &n, &sep);
+	if (!line)
+		return NULL;
+	n += (size_t)sprintf(line + n, "%s\"%s\":[", sep, key);
+	for (i = 0; i < count; i++) {
+		if (i)
+			line[n++] = ',';
+		memcpy(line + n, texts[i], lens[i]);
+		n += lens[i];
+	}
+	memcpy(line + n, "]}\n", 4);
+	*len = n + 3;
+	return line;
+}
+
 json_object *tp_request_new(enum tp_op op, int64_t tag)
 {
 	json_object *obj;

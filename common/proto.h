@@ -190,6 +190,22 @@ json_object *tp_error_event(enum tp_err code, const char *reason,
 			    json_object *tag);
 char *tp_line(json_object *obj, size_t *len);
 
+/* The status fields as the text of one JSON object, "{"id":...}" (no
+ * newline; malloc'd, length in *len): what tp_status_to_json gives,
+ * serialised and repaired as tp_line does.  The daemon keeps it per
+ * torrent and splices it into lines with the two functions below, which
+ * give byte for byte the line tp_line would give for the same objects. */
+char *tp_status_text(const struct tp_status *st, size_t *len);
+/* ev's line with the members of the object text `text` added at its end
+ * (a Status or StatusUpdate from tp_status_text). */
+char *tp_line_fields(json_object *ev, const char *text, size_t text_len,
+		     size_t *len);
+/* ev's line with a member `key` (plain ASCII, needing no escape) added at
+ * its end: the array of the object texts texts[0..count) (a List). */
+char *tp_line_array(json_object *ev, const char *key,
+		    const char *const *texts, const size_t *lens, size_t count,
+		    size_t *len);
+
 /* Client side: {"op": NAME} with an integer tag when tag >= 0. */
 json_object *tp_request_new(enum tp_op op, int64_t tag);
 

@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,46 +16,33 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The patron's supplementary groups, from the user database. */
+#include "usercache.h"
+
+/* The patron's supplementary groups, from the user database (as kept by
+ * usercache.c: at most one look-up per user and minute). */
 static gid_t *access_groups(uid_t uid, gid_t gid, int *n)
 {
-	struct passwd pw, *res = NULL;
-	long bufsz = sysconf(_SC_GETPW_R_SIZE_MAX);
-	if (bufsz < 1024)
-		bufsz = 16384;
-	char *buf = malloc((size_t)bufsz);
-	gid_t *groups = NULL;
-	*n = 0;
-	if (buf && getpwuid_r(uid, &pw, buf, (size_t)bufsz, &res) == 0 && res) {
-		int count = 64;
-		for (int tries = 0; tries < 4; tries++) {
-			gid_t *g = realloc(groups, (size_t)count * sizeof *g);
-			if (!g)
-				break;
-			groups = g;
-			int want = count;
-			if (getgrouplist(pw.pw_name, gid, groups, &want) >= 0) {
-				*n = want;
-				break;
-			}
-			count = want > count ? want : count * 2;
-		}
-	}
-	free(buf);
-	if (*n == 0) {
-		/* Unknown user: only the primary group from the socket. */
-		free(groups);
-		groups = malloc(sizeof *groups);
-		if (groups) {
-			groups[0] = gid;
-			*n = 1;
-		}
-	}
+	gid_t primary, *groups = NULL;
+	if (usercache_get(uid, gid, &primary, &groups, n) < 0)
+		return NULL;
 	return groups;
 }
 
+static int access_enter_groups(uid_t uid, gid_t gid, const gid_t *given,
+			       int n_given, struct access_saved *sv,
+			       char **err);
+
 int access_enter(uid_t uid, gid_t gid, struct access_saved *sv,
 			 char **err)
+{
+	return access_enter_groups(uid, gid, NULL, 0, sv, err);
+}
+
+/* With `given` groups (n_given of them) as they are, else the user
+ * database's. */
+static int access_enter_groups(uid_t uid, gid_t gid, const gid_t *given,
+			       int n_given, struct access_saved *sv,
+			       char **err)
 {
 	memset(sv, 0, sizeof *sv);
 	uid_t me = geteuid();
@@ -73,9 +58,10 @@ int access_enter(uid_t uid, gid_t gid, struct access_saved *sv,
 	int cur = getgroups(0, NULL);
 	sv->groups = malloc((size_t)(cur > 0 ? cur : 1) * sizeof(gid_t));
 	sv->n = cur > 0 ? getgroups(cur, sv->groups) : 0;
-	int n;
-	gid_t *groups = access_groups(uid, gid, &n);
-	long rc = groups ? syscall(SYS_setgroups, n, groups) : -1;
+	int n = n_given;
+	gid_t *groups = given ? NULL : access_groups(uid, gid, &n);
+	const gid_t *use = given ? given : groups;
+	long rc = use ? syscall(SYS_setgroups, n, use) : -1;
 	free(groups);
 	if (rc < 0) {
 		if (asprintf(err, "cannot take the groups of uid %u: %s",
@@ -103,9 +89,6 @@ void access_leave(struct access_saved *sv)
 	free(sv->groups);
 }
 
-/* Group of an unknown user: the overflow group, which owns nothing. */
-#define ACCESS_NOGROUP ((gid_t)65534)
-
 int access_ids_load(uid_t uid, struct access_ids *ids)
 {
 	memset(ids, 0, sizeof *ids);
@@ -121,13 +104,9 @@ int access_ids_load(uid_t uid, struct access_ids *ids)
 		ids->gid = getegid();
 		return 0;
 	}
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	ids->gid = ACCESS_NOGROUP;
-	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
-		ids->gid = pw.pw_gid;
-	ids->groups = access_groups(uid, ids->gid, &ids->n);
-	return ids->groups ? 0 : -1;
+	/* An unknown user gets the overflow group, which owns nothing. */
+	return usercache_get(uid, USERCACHE_PRIMARY, &ids->gid, &ids->groups,
+			     &ids->n);
 }
 
 void access_ids_free(struct access_ids *ids)
@@ -159,10 +138,26 @@ static void access_reason(char **err, const char *what, const char *path)
 		*err = NULL;
 }
 
+static int access_check_as(uid_t uid, gid_t gid, const gid_t *groups,
+			   int n, const char *path, int mode, char **err);
+
 int access_check(uid_t uid, gid_t gid, const char *path, int mode, char **err)
 {
+	return access_check_as(uid, gid, NULL, 0, path, mode, err);
+}
+
+int access_check_ids(const struct access_ids *ids, const char *path, int mode,
+		     char **err)
+{
+	return access_check_as(ids->uid, ids->gid, ids->groups, ids->n, path,
+			       mode, err);
+}
+
+static int access_check_as(uid_t uid, gid_t gid, const gid_t *groups,
+			   int n, const char *path, int mode, char **err)
+{
 	struct access_saved sv;
-	if (access_enter(uid, gid, &sv, err) < 0)
+	if (access_enter_groups(uid, gid, groups, n, &sv, err) < 0)
 		return -1;
 	/* AT_EACCESS makes the kernel use the (file-system) ids we set,
 	 * not the real ones. */

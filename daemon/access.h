@@ -51,6 +51,10 @@ struct access_ids {
  * 0, or -1 when memory is short. */
 int access_ids_load(uid_t uid, struct access_ids *ids);
 void access_ids_free(struct access_ids *ids);
+/* access_check with ids's groups as they are (a connection's, from the
+ * kernel): no user-database look-up. */
+int access_check_ids(const struct access_ids *ids, const char *path, int mode,
+		     char **err);
 /* Makes the calling thread use ids's file-system rights from now on (no
  * restore: for threads that only ever act for patrons).  A daemon that is
  * not root cannot switch and keeps its own rights.  0 or -1 with errno. */

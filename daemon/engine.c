@@ -4,11 +4,12 @@
  * Runs on: the engine thread (engine_main and everything it calls), except
  * the functions documented in engine.h as the main thread's API
  * (engine_start, engine_submit, engine_take_events, engine_stop), which
- * touch only the queues under the lock.
+ * touch only the queues (queue.h) and the fields under e->lock.
  *
- * The thread sleeps in poll() on three descriptors: the command eventfd,
- * libtorrent's alert fd and a timerfd for the status tick.  It never sleeps
- * for a fixed time, so an answer leaves as soon as libtorrent has given it.
+ * The thread sleeps in poll() on three descriptors: the command queue's
+ * eventfd, libtorrent's alert fd and a timerfd for the status tick.  It
+ * never sleeps for a fixed time, so an answer leaves as soon as libtorrent
+ * has given it.
  */
 #include "engine.h"
 #include "engine_int.h"
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,20 +36,6 @@
 #define ENGINE_BATCH 256
 /* How long SIGTERM waits for libtorrent to hand over resume data. */
 #define ENGINE_SHUTDOWN_SAVE_MS 10000
-
-static void eventfd_signal(int fd)
-{
-	uint64_t one = 1;
-	ssize_t n = write(fd, &one, sizeof one);
-	(void)n; /* a full counter is still readable: nothing is lost */
-}
-
-static void eventfd_clear(int fd)
-{
-	uint64_t v;
-	ssize_t n = read(fd, &v, sizeof v);
-	(void)n;
-}
 
 struct engine_cmd *engine_cmd_new(enum engine_cmd_type type)
 {
@@ -106,23 +92,16 @@ void engine_event_free(struct engine_event *ev)
 void engine_emit(struct engine *e, struct engine_event *ev)
 {
 	if (e->holding) {
+		ev->link.next = NULL;
 		if (e->held_tail)
-			e->held_tail->next = ev;
+			e->held_tail->next = &ev->link;
 		else
-			e->held_head = ev;
-		e->held_tail = ev;
+			e->held_head = &ev->link;
+		e->held_tail = &ev->link;
 		return;
 	}
-	pthread_mutex_lock(&e->lock);
-	bool was_empty = e->ev_head == NULL;
-	if (e->ev_tail)
-		e->ev_tail->next = ev;
-	else
-		e->ev_head = ev;
-	e->ev_tail = ev;
-	pthread_mutex_unlock(&e->lock);
-	if (was_empty)
-		eventfd_signal(e->ev_fd);
+	/* The event queue is closed only after this thread has ended. */
+	queue_push(&e->events, &ev->link);
 }
 
 struct engine_event *engine_event_new(enum engine_event_type type,
@@ -730,12 +709,11 @@ static void engine_release_held(struct engine *e)
 	store_sync(e->store);
 	bool holding = e->holding;
 	e->holding = false;
-	struct engine_event *held = e->held_head;
+	struct queue_link *held = e->held_head;
 	e->held_head = e->held_tail = NULL;
 	while (held) {
-		struct engine_event *next = held->next;
-		held->next = NULL;
-		engine_emit(e, held);
+		struct queue_link *next = held->next;
+		engine_emit(e, QUEUE_ITEM(held, struct engine_event, link));
 		held = next;
 	}
 	e->holding = holding;
@@ -781,21 +759,16 @@ static void engine_apply_new_blocklist(struct engine *e)
 /* Returns false once the engine is asked to stop. */
 static bool engine_run_commands(struct engine *e)
 {
-	/* Clear before taking: a command queued after the clear signals
-	 * again, so none can be left behind unsignalled. */
-	eventfd_clear(e->cmd_fd);
-	pthread_mutex_lock(&e->lock);
-	struct engine_cmd *list = e->cmd_head;
-	e->cmd_head = e->cmd_tail = NULL;
-	bool stopping = e->stopping;
-	pthread_mutex_unlock(&e->lock);
+	bool stopping;
+	struct queue_link *list = queue_take_all(&e->cmds, &stopping);
 	engine_apply_new_blocklist(e);
 	int in_batch = 0;
 	e->holding = true;
 	while (list) {
-		struct engine_cmd *next = list->next;
-		engine_do(e, list);
-		engine_cmd_free(list);
+		struct queue_link *next = list->next;
+		struct engine_cmd *c = QUEUE_ITEM(list, struct engine_cmd, link);
+		engine_do(e, c);
+		engine_cmd_free(c);
 		list = next;
 		/* Bounded batches: the first answers need not wait for a
 		 * long queue to be done. */
@@ -873,7 +846,7 @@ static void *engine_main(void *arg)
 		return NULL;
 
 	struct pollfd pfd[3] = {
-		{.fd = e->cmd_fd, .events = POLLIN},
+		{.fd = queue_fd(&e->cmds), .events = POLLIN},
 		{.fd = lts_alert_fd(e->lts), .events = POLLIN},
 		{.fd = e->timer_fd, .events = POLLIN},
 	};
@@ -889,7 +862,10 @@ static void *engine_main(void *arg)
 		if (pfd[1].revents)
 			engine_drain(e);
 		if (pfd[2].revents) {
-			eventfd_clear(e->timer_fd);
+			uint64_t expirations;
+			ssize_t n = read(e->timer_fd, &expirations,
+					 sizeof expirations);
+			(void)n; /* a tick missed under load is not made up */
 			engine_steer_tick(e);
 			lts_post_updates(e->lts);
 			if (++e->ticks >= e->resume_every) {
@@ -907,6 +883,25 @@ static void *engine_main(void *arg)
 	return NULL;
 }
 
+/* With the thread gone: what neither side took, and the queues. */
+static void engine_free_queued(struct engine *e)
+{
+	struct queue_link *l = queue_take_all(&e->events, NULL);
+	while (l) {
+		struct queue_link *next = l->next;
+		engine_event_free(QUEUE_ITEM(l, struct engine_event, link));
+		l = next;
+	}
+	l = queue_take_all(&e->cmds, NULL);
+	while (l) {
+		struct queue_link *next = l->next;
+		engine_cmd_free(QUEUE_ITEM(l, struct engine_cmd, link));
+		l = next;
+	}
+	queue_destroy(&e->events);
+	queue_destroy(&e->cmds);
+}
+
 struct engine *engine_start(const struct engine_config *cfg, char **err)
 {
 	struct engine *e = calloc(1, sizeof *e);
@@ -914,10 +909,17 @@ struct engine *engine_start(const struct engine_config *cfg, char **err)
 		*err = strdup("out of memory");
 		return NULL;
 	}
+	if (queue_init(&e->cmds, QUEUE_FD, err) < 0) {
+		free(e);
+		return NULL;
+	}
+	if (queue_init(&e->events, QUEUE_FD, err) < 0) {
+		queue_destroy(&e->cmds);
+		free(e);
+		return NULL;
+	}
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->started_cond, NULL);
-	e->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	e->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->timer_fd = -1;
 	e->listen = engine_strdup(cfg->listen);
 	e->download_dir = strdup(cfg->download_dir);
@@ -938,8 +940,7 @@ struct engine *engine_start(const struct engine_config *cfg, char **err)
 		tp_session_merge(&e->sess, cfg->session);
 	int interval = cfg->resume_interval_s > 0 ? cfg->resume_interval_s : 60;
 	e->resume_every = (int)((interval * 1000L + e->tick_ms - 1) / e->tick_ms);
-	if (e->cmd_fd < 0 || e->ev_fd < 0 ||
-	    pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+	if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
 		*err = strdup("cannot start the engine thread");
 		goto fail;
 	}
@@ -957,10 +958,7 @@ struct engine *engine_start(const struct engine_config *cfg, char **err)
 fail:
 	if (e->timer_fd >= 0)
 		close(e->timer_fd);
-	if (e->cmd_fd >= 0)
-		close(e->cmd_fd);
-	if (e->ev_fd >= 0)
-		close(e->ev_fd);
+	engine_free_queued(e);
 	free(e->listen);
 	free(e->download_dir);
 	free(e->state_dir);
@@ -975,7 +973,7 @@ fail:
 
 int engine_event_fd(struct engine *e)
 {
-	return e->ev_fd;
+	return queue_fd(&e->events);
 }
 
 void engine_set_blocklist(struct engine *e, struct blocklist *bl)
@@ -987,9 +985,9 @@ void engine_set_blocklist(struct engine *e, struct blocklist *bl)
 	pthread_mutex_unlock(&e->lock);
 	blocklist_free(old);
 	free(old);
-	/* The command eventfd wakes the engine; it applies the list before
+	/* The command queue's wake-up; the engine applies the list before
 	 * (or without) any command. */
-	eventfd_signal(e->cmd_fd);
+	queue_kick(&e->cmds);
 }
 
 int engine_listen_port(struct engine *e)
@@ -999,53 +997,24 @@ int engine_listen_port(struct engine *e)
 
 void engine_submit(struct engine *e, struct engine_cmd *cmd)
 {
-	cmd->next = NULL;
-	pthread_mutex_lock(&e->lock);
-	bool was_empty = e->cmd_head == NULL;
-	if (e->cmd_tail)
-		e->cmd_tail->next = cmd;
-	else
-		e->cmd_head = cmd;
-	e->cmd_tail = cmd;
-	pthread_mutex_unlock(&e->lock);
-	if (was_empty)
-		eventfd_signal(e->cmd_fd);
+	/* Closed only by engine_stop, on this same thread: never refused. */
+	if (!queue_push(&e->cmds, &cmd->link))
+		engine_cmd_free(cmd);
 }
 
-struct engine_event *engine_take_events(struct engine *e)
+struct queue_link *engine_take_events(struct engine *e)
 {
-	eventfd_clear(e->ev_fd); /* before taking: see engine_run_commands */
-	pthread_mutex_lock(&e->lock);
-	struct engine_event *list = e->ev_head;
-	e->ev_head = e->ev_tail = NULL;
-	pthread_mutex_unlock(&e->lock);
-	return list;
+	return queue_take_all(&e->events, NULL);
 }
 
 void engine_stop(struct engine *e)
 {
 	if (!e)
 		return;
-	pthread_mutex_lock(&e->lock);
-	e->stopping = true;
-	pthread_mutex_unlock(&e->lock);
-	eventfd_signal(e->cmd_fd);
+	queue_close(&e->cmds);
 	pthread_join(e->thread, NULL);
 	close(e->timer_fd);
-	close(e->cmd_fd);
-	close(e->ev_fd);
-	struct engine_event *ev = e->ev_head;
-	while (ev) {
-		struct engine_event *next = ev->next;
-		engine_event_free(ev);
-		ev = next;
-	}
-	struct engine_cmd *c = e->cmd_head;
-	while (c) {
-		struct engine_cmd *next = c->next;
-		engine_cmd_free(c);
-		c = next;
-	}
+	engine_free_queued(e);
 	free(e->listen);
 	free(e->download_dir);
 	free(e->state_dir);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "queue.h"
 
 struct engine;
 
@@ -72,7 +73,7 @@ struct engine_cmd {
 	bool reload;               /* SESSION from SIGHUP: the keys session_set
 	                              changed keep their values; net applies */
 	struct engine_net net;     /* SESSION with reload */
-	struct engine_cmd *next;
+	struct queue_link link;    /* in the engine's command queue */
 };
 
 enum engine_event_type {
@@ -115,7 +116,7 @@ struct engine_event {
 	struct tp_session session; /* EV_SESSION */
 	struct engine_net net;     /* EV_SESSION */
 	json_object *detail;       /* EV_DETAIL (owned) */
-	struct engine_event *next;
+	struct queue_link link;    /* in the event queue or a held batch */
 };
 
 struct blocklist;
@@ -147,8 +148,9 @@ int engine_event_fd(struct engine *e);
 int engine_listen_port(struct engine *e);
 /* Takes ownership of cmd.  Never blocks on the engine's work. */
 void engine_submit(struct engine *e, struct engine_cmd *cmd);
-/* All waiting events, oldest first (a NULL-terminated list). */
-struct engine_event *engine_take_events(struct engine *e);
+/* All waiting events, oldest first, linked through their `link`
+ * (QUEUE_ITEM(l, struct engine_event, link)); NULL when none. */
+struct queue_link *engine_take_events(struct engine *e);
 /* Replaces the blocklist (takes bl over; NULL clears it).  Applied by the
  * engine thread before its next command; peers connected from a newly
  * blocked address are dropped. */

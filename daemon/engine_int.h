@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "idmap.h"
 #include "lt_shim.h"
+#include "queue.h"
 #include "schedule.h"
 #include "steer.h"
 #include "store.h"
@@ -25,17 +26,16 @@ struct engine {
 	pthread_mutex_t lock;
 	pthread_cond_t started_cond;
 
-	/* Shared with the main thread, under lock. */
-	struct engine_cmd *cmd_head, *cmd_tail;
-	struct engine_event *ev_head, *ev_tail;
-	bool stopping;
+	/* Shared with the main thread: the queues lock themselves; the
+	 * rest is under lock.  Closing cmds is the request to stop; a kick
+	 * of it (no command) is a new blocklist. */
+	struct queue cmds;         /* struct engine_cmd, main -> engine */
+	struct queue events;       /* struct engine_event, engine -> main */
 	bool started;
 	struct blocklist *new_blocklist; /* waiting to be applied */
 	bool blocklist_changed;
 	char *start_err;
 
-	int cmd_fd;     /* eventfd: commands (or stop) waiting */
-	int ev_fd;      /* eventfd: events waiting */
 
 	/* Engine thread only after start. */
 	lts_session *lts;
@@ -62,7 +62,7 @@ struct engine {
 	/* Events of a command batch wait here until the batch's state
 	 * changes are durable (store_sync), then leave together. */
 	bool holding;
-	struct engine_event *held_head, *held_tail;
+	struct queue_link *held_head, *held_tail;
 
 	/* Steering (engine_steer.c). */
 	struct tp_session sess;    /* the daemon-wide settings in force */

@@ -3,6 +3,7 @@
  *
  * Runs on: hook_run() on the main thread, which copies everything the run
  * needs (argv, environment, ids) and starts a detached thread; that thread
+ * looks up the owner's group and home (the user database may be slow),
  * forks, reads the program's output into the log, kills it at the
  * deadline and reaps it.  Between fork and exec the child calls only
  * async-signal-safe functions: the daemon is multithreaded.
@@ -126,9 +127,25 @@ static bool hook_follow(const struct hook_job *j, int fd,
 	return false;
 }
 
+static char *hook_env(const char *key, const char *val);
+
+/* The owner's group and home, from the user database: on the hook's own
+ * thread, since NSS may be slow and hook_run is called on the main one. */
+static void hook_owner(struct hook_job *j)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	if (getpwuid_r(j->uid, &pw, buf, sizeof buf, &res) == 0 && res) {
+		j->gid = pw.pw_gid;
+		j->env[7] = hook_env("HOME", pw.pw_dir);
+	}
+}
+
 static void *hook_thread(void *arg)
 {
 	struct hook_job *j = arg;
+	if (j->drop)
+		hook_owner(j);
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		log_error("hook for torrent %lld not run: pipe: %s",
@@ -229,17 +246,12 @@ void hook_run(const char *prog, long timeout_s, const struct hook_torrent *t)
 	j->env[4] = hook_env("TPD_TORRENT_LABELS", t->labels);
 	j->env[5] = hook_env("TPD_TORRENT_OWNER", owner);
 	j->env[6] = hook_env("PATH", "/usr/local/bin:/usr/bin:/bin");
-	/* The owner's home, when root runs it as them. */
+	/* As the owner when root runs it; their group and home are looked
+	 * up on the hook's thread (hook_owner), not here. */
 	if (geteuid() == 0 && t->owner != 0) {
-		struct passwd pw, *res = NULL;
-		char buf[4096];
 		j->drop = true;
 		j->uid = t->owner;
 		j->gid = (gid_t)t->owner;
-		if (getpwuid_r(t->owner, &pw, buf, sizeof buf, &res) == 0 && res) {
-			j->gid = pw.pw_gid;
-			j->env[7] = hook_env("HOME", pw.pw_dir);
-		}
 	}
 	for (int i = 0; i < 7; i++)
 		if (!j->env[i] || !j->prog) {

@@ -7,7 +7,8 @@
  *
  * Threads: every lts_* call that takes an lts_session runs on the engine
  * thread (the map is unlocked for that reason).  libtorrent's own threads
- * only ever call lts_notify(), which writes to an eventfd.
+ * only ever kick the session's wake-up queue (queue.h), which makes its
+ * eventfd readable.
  *
  * No C++ exception crosses the C boundary: every extern "C" body is wrapped
  * in try/catch and turns failures into a return code plus a malloc'd reason.
@@ -15,6 +16,7 @@
 #include "lt_shim.h"
 #include "lt_shim_int.hpp"
 #include "lt_storage.hpp"
+#include "queue.h"
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
@@ -50,7 +52,6 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace {
@@ -79,7 +80,9 @@ struct lts_entry {
 } // namespace
 
 struct lts_session {
-	int efd = -1;
+	/* Item-less: only its eventfd, kicked when alerts are waiting. */
+	struct queue wake;
+	bool wake_ok = false;
 	std::unique_ptr<lt::session> ses;
 	std::unordered_map<int64_t, lts_entry> by_id;
 	std::unordered_map<lt::torrent_handle, int64_t> by_handle;
@@ -404,14 +407,6 @@ std::vector<std::shared_ptr<lt::plugin>> lts_plugins()
 	return v;
 }
 
-/* Called on libtorrent's threads: only wake the engine. */
-void lts_notify(int efd)
-{
-	uint64_t one = 1;
-	ssize_t r = write(efd, &one, sizeof one);
-	(void)r; /* EAGAIN means the counter is already non-zero: fine */
-}
-
 /* Turns lts_add's inputs into add_torrent_params; false with *err set. */
 bool lts_build_params(struct lts_add const *p, lt::add_torrent_params &atp,
 		      char **err)
@@ -688,12 +683,11 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 		if (cfg == nullptr)
 			cfg = &defaults;
 		s = new lts_session;
-		s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (s->efd < 0) {
-			lts_set_err(err, std::string("eventfd: ") + strerror(errno));
+		if (queue_init(&s->wake, QUEUE_FD, err) < 0) {
 			delete s;
 			return nullptr;
 		}
+		s->wake_ok = true;
 		lt::session_params params(lts_settings(cfg), lts_plugins());
 		/* Our backend: files opened with their owner's rights, no
 		 * link followed (lt_storage.cpp). */
@@ -714,12 +708,13 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 			     1u << static_cast<std::uint32_t>(
 				     lt::session::global_peer_class_id));
 		s->ses->set_peer_class_filter(pcf);
-		int efd = s->efd;
-		s->ses->set_alert_notify([efd] { lts_notify(efd); });
+		/* Called on libtorrent's threads: only wake the engine. */
+		struct queue *wake = &s->wake;
+		s->ses->set_alert_notify([wake] { queue_kick(wake); });
 		/* The notifier fires only on empty -> non-empty; alerts queued
 		 * before it was installed would otherwise wait forever, so the
 		 * engine's first poll always drains. */
-		lts_notify(efd);
+		queue_kick(wake);
 		return s;
 	} catch (std::exception const &e) {
 		lts_set_err(err, std::string("cannot start libtorrent session: ")
@@ -729,8 +724,8 @@ lts_session *lts_new(const struct lts_config *cfg, char **err)
 	}
 	if (s != nullptr) {
 		s->ses.reset();
-		if (s->efd >= 0)
-			close(s->efd);
+		if (s->wake_ok)
+			queue_destroy(&s->wake);
 		delete s;
 	}
 	return nullptr;
@@ -744,14 +739,14 @@ void lts_free(lts_session *s)
 		if (s->ses) {
 			/* The proxy's destructor waits for disk threads and the
 			 * "stopped" announces; the notifier may fire until then,
-			 * so the eventfd is closed only afterwards. */
+			 * so the wake-up queue is destroyed only afterwards. */
 			lt::session_proxy proxy = s->ses->abort();
 			s->ses.reset();
 		}
 	} catch (...) {
 	}
-	if (s->efd >= 0)
-		close(s->efd);
+	if (s->wake_ok)
+		queue_destroy(&s->wake);
 	delete s;
 }
 
@@ -779,7 +774,7 @@ int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
 
 int lts_alert_fd(lts_session *s)
 {
-	return s->efd;
+	return queue_fd(&s->wake);
 }
 
 int lts_listen_port(lts_session *s)
@@ -1417,9 +1412,9 @@ void lts_drain(lts_session *s, const struct lts_sink *sink)
 	if (sink == nullptr)
 		sink = &lts_no_sink;
 	try {
-		uint64_t v;
-		ssize_t r = read(s->efd, &v, sizeof v);
-		(void)r; /* EAGAIN: nothing signalled, drain anyway */
+		/* Cleared before popping: alerts posted meanwhile kick
+		 * again.  Drained even when nothing was signalled. */
+		queue_take_all(&s->wake, nullptr);
 		std::vector<lt::alert *> alerts;
 		for (;;) {
 			s->ses->pop_alerts(&alerts);

@@ -139,23 +139,24 @@ static int main_mkdirs(const char *path, mode_t mode)
 static void main_on_engine(void *ctx)
 {
 	struct tpd *t = ctx;
-	struct engine_event *ev = engine_take_events(t->eng);
-	while (ev) {
-		struct engine_event *next = ev->next;
-		ev->next = NULL;
-		service_engine_event(t->svc, ev);
-		ev = next;
+	struct queue_link *l = engine_take_events(t->eng);
+	while (l) {
+		struct queue_link *next = l->next;
+		l->next = NULL;
+		service_engine_event(t->svc,
+				     QUEUE_ITEM(l, struct engine_event, link));
+		l = next;
 	}
 }
 
 static void main_take_jobs(struct tpd *t, struct workers *w)
 {
-	struct work_job *job = workers_take_done(w);
-	while (job) {
-		struct work_job *next = job->next;
-		job->next = NULL;
-		service_work_done(t->svc, job);
-		job = next;
+	struct queue_link *l = workers_take_done(w);
+	while (l) {
+		struct queue_link *next = l->next;
+		l->next = NULL;
+		service_work_done(t->svc, QUEUE_ITEM(l, struct work_job, link));
+		l = next;
 	}
 }
 
@@ -416,10 +417,16 @@ static void main_on_status_timer(void *ctx)
 		   tot.connections);
 }
 
-static int service_access(void *ctx, uid_t uid, gid_t gid, const char *path,
-			  int mode, char **err)
+/* On the main thread: with the groups the kernel gave for the
+ * connection, so no check here waits on the user database (NSS); only a
+ * connection the kernel could not describe goes through usercache.c. */
+static int service_access(void *ctx, uint64_t conn, uid_t uid, gid_t gid,
+			  const char *path, int mode, char **err)
 {
-	(void)ctx;
+	struct tpd *t = ctx;
+	const struct access_ids *peer = server_conn_peer(t->srv, conn);
+	if (peer && peer->uid == uid)
+		return access_check_ids(peer, path, mode, err);
 	return access_check(uid, gid, path, mode, err);
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "idmap.h"
 #include "log.h"
 #include "proto.h"
@@ -70,6 +71,11 @@ struct conn {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	/* The patron's groups as the kernel gave them at accept
+	 * (SO_PEERGROUPS): checks made on this thread for the connection
+	 * use them, so none waits on the user database.  groups NULL when
+	 * the kernel could not tell. */
+	struct access_ids peer;
 	char *in;
 	size_t in_len, in_cap;
 	char *out;
@@ -279,6 +285,7 @@ static void conn_free(struct server *srv, struct conn *c)
 		free(val);
 	idmap_free(&c->coalesced);
 	srv->freed_bytes += c->in_cap + c->out_cap;
+	access_ids_free(&c->peer);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -638,6 +645,39 @@ static void server_refuse(int fd, const char *reason)
 	close(fd);
 }
 
+/* The peer's supplementary groups from the kernel: no user-database
+ * look-up on this thread.  Left without groups when the kernel cannot
+ * say (then the checks fall back to usercache.c). */
+static void server_peer_groups(int fd, const struct ucred *cred,
+			       struct access_ids *ids)
+{
+	memset(ids, 0, sizeof *ids);
+	ids->uid = cred->uid;
+	ids->gid = cred->gid;
+	socklen_t len = 32 * sizeof(gid_t);
+	for (int tries = 0; tries < 3; tries++) {
+		gid_t *g = realloc(ids->groups, len ? len : sizeof(gid_t));
+		if (!g)
+			break;
+		ids->groups = g;
+		socklen_t got = len;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
+			ids->n = (int)(got / sizeof(gid_t));
+			return;
+		}
+		if (errno != ERANGE)
+			break;
+		len = got; /* the size the kernel asked for */
+	}
+	access_ids_free(ids);
+}
+
+const struct access_ids *server_conn_peer(struct server *srv, uint64_t conn)
+{
+	struct conn *c = idmap_get(&srv->conns, (int64_t)conn);
+	return c && c->peer.groups ? &c->peer : NULL;
+}
+
 static void server_accept(struct server *srv)
 {
 	for (;;) {
@@ -683,6 +723,7 @@ static void server_accept(struct server *srv)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->pid = cred.pid;
+		server_peer_groups(fd, &cred, &c->peer);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->w};
 		if (idmap_put(&srv->conns, (int64_t)c->id, c) < 0 ||
 		    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

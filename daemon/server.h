@@ -42,6 +42,10 @@ void server_stop(struct server *srv);
 /* Closes every connection (telling the service) and the socket. */
 void server_free(struct server *srv);
 size_t server_conn_count(const struct server *srv);
+/* The groups the kernel gave for connection conn's peer at accept; NULL
+ * when it is gone or the kernel could not tell. */
+struct access_ids;
+const struct access_ids *server_conn_peer(struct server *srv, uint64_t conn);
 /* SIGHUP: new bounds for new input and output (open connections keep
  * what they already hold). */
 void server_set_limits(struct server *srv, size_t max_line, size_t max_conns,

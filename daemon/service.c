@@ -42,6 +42,11 @@ struct svc_torrent {
 	uid_t owner;
 	uint64_t creator;        /* connection id; may have closed */
 	struct tp_status st;
+	/* st as JSON object text (tp_status_text), made when first needed
+	 * after st changed: a `list` of many torrents copies these rather
+	 * than encoding every status again.  NULL: not made yet. */
+	char *text;
+	size_t text_len;
 };
 
 /* One command waiting for the engine's answer. */
@@ -199,6 +204,7 @@ static void svc_conn_free(struct svc_conn *c)
 static void svc_torrent_free(struct svc_torrent *t)
 {
 	tp_status_free(&t->st);
+	free(t->text);
 	free(t);
 }
 
@@ -268,20 +274,27 @@ size_t service_pending_count(const struct service *s)
 
 /* --- sending ---------------------------------------------------------- */
 
-/* Every direct answer goes through here, exactly once per request. */
-static void svc_send(struct service *s, uint64_t conn, json_object *ev)
+/* Every direct answer goes through here, exactly once per request;
+ * takes line over (NULL: out of memory, nothing sent). */
+static void svc_deliver(struct service *s, uint64_t conn, char *line,
+			size_t len)
 {
 	struct svc_conn *c = idmap_get(&s->conns, (int64_t)conn);
 	if (c) {
 		if (c->owed)
 			c->owed--;
-		size_t len;
-		char *line = tp_line(ev, &len);
 		if (line)
 			s->io.answer(s->io.ctx, conn, line, len);
-		free(line);
 	}
+	free(line);
+}
+
+static void svc_send(struct service *s, uint64_t conn, json_object *ev)
+{
+	size_t len = 0;
+	char *line = tp_line(ev, &len);
 	json_object_put(ev);
+	svc_deliver(s, conn, line, len);
 }
 
 static void svc_error(struct service *s, uint64_t conn, json_object *tag,
@@ -315,12 +328,44 @@ static bool svc_visible(const struct service *s, uid_t uid,
 	return svc_daemon_wide(s, uid) || uid == t->owner;
 }
 
-static json_object *svc_status_json(const struct svc_torrent *t,
-				    const char *type, json_object *tag)
+/* Called whenever t->st changes. */
+static void svc_status_changed(struct svc_torrent *t)
 {
+	free(t->text);
+	t->text = NULL;
+	t->text_len = 0;
+}
+
+/* t's status as JSON object text; NULL only when out of memory. */
+static const char *svc_status_text(struct svc_torrent *t)
+{
+	if (!t->text)
+		t->text = tp_status_text(&t->st, &t->text_len);
+	return t->text;
+}
+
+/* The line of a Status or StatusUpdate event: the event's members, then
+ * the status's (the order tp_status_to_json into the event would give). */
+static char *svc_status_line(struct svc_torrent *t, const char *type,
+			     json_object *tag, size_t *len)
+{
+	if (!svc_status_text(t))
+		return NULL;
 	json_object *ev = tp_event_new(type, tag);
-	tp_status_to_json(&t->st, ev);
-	return ev;
+	char *line = tp_line_fields(ev, t->text, t->text_len, len);
+	json_object_put(ev);
+	return line;
+}
+
+/* Answers with a line spliced from kept texts; takes line over.  NULL:
+ * out of memory, told as an error. */
+static void svc_send_line(struct service *s, uint64_t conn, json_object *tag,
+			  char *line, size_t len)
+{
+	if (line)
+		svc_deliver(s, conn, line, len);
+	else
+		svc_error(s, conn, tag, TP_ERR_INTERNAL, "out of memory");
 }
 
 static bool svc_wants(const struct service *s, const struct svc_conn *c,
@@ -334,21 +379,23 @@ static bool svc_wants(const struct service *s, const struct svc_conn *c,
 }
 
 /* Sends a torrent's latest status to its creator and watchers. */
-static void svc_push_status(struct service *s, const struct svc_torrent *t)
+static void svc_push_status(struct service *s, struct svc_torrent *t)
 {
-	json_object *ev = svc_status_json(t, "StatusUpdate", NULL);
 	size_t len;
-	char *line = tp_line(ev, &len);
-	json_object_put(ev);
-	if (!line)
-		return;
+	char *line = NULL;
 	size_t pos = 0;
 	int64_t key;
 	void *val;
 	while (idmap_next(&s->conns, &pos, &key, &val)) {
 		struct svc_conn *c = val;
-		if (svc_wants(s, c, t))
-			s->io.push(s->io.ctx, c->id, t->id, line, len);
+		if (!svc_wants(s, c, t))
+			continue;
+		/* Made for the first who wants it: none, none made. */
+		if (!line)
+			line = svc_status_line(t, "StatusUpdate", NULL, &len);
+		if (!line)
+			return;
+		s->io.push(s->io.ctx, c->id, t->id, line, len);
 	}
 	free(line);
 }
@@ -485,7 +532,8 @@ static int svc_check_save_dir(struct service *s, struct svc_conn *c,
 {
 	if (!dir)
 		return 0;
-	return s->io.access(s->io.ctx, c->uid, c->gid, dir, W_OK | X_OK, err);
+	return s->io.access(s->io.ctx, c->id, c->uid, c->gid, dir, W_OK | X_OK,
+			    err);
 }
 
 static struct engine_cmd *svc_create_cmd(const char *save_dir, char **peers,
@@ -666,7 +714,7 @@ static void svc_op_close(struct service *s, struct svc_conn *c,
 {
 	char *err = NULL;
 	if (req->delete_files && t->st.save_path &&
-	    s->io.access(s->io.ctx, c->uid, c->gid, t->st.save_path,
+	    s->io.access(s->io.ctx, c->id, c->uid, c->gid, t->st.save_path,
 			 W_OK | X_OK, &err) < 0) {
 		svc_error(s, c->id, req->tag, TP_ERR_FORBIDDEN,
 			  "cannot delete the files of torrent %lld: %s",
@@ -768,6 +816,7 @@ static void svc_on_moved(struct service *s, struct engine_event *ev)
 	if (t && ev->save_path) {
 		free(t->st.save_path);
 		t->st.save_path = strdup(ev->save_path);
+		svc_status_changed(t);
 	}
 	struct svc_move **pp = &s->moves;
 	while (*pp && (*pp)->id != ev->id)
@@ -815,16 +864,28 @@ static void svc_op_list(struct service *s, struct svc_conn *c,
 		    (!req->label || svc_has_label(val, req->label)))
 			v[n++] = val;
 	qsort(v, n, sizeof *v, svc_cmp_id);
-	json_object *arr = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-		tp_status_to_json(&v[i]->st, o);
-		json_object_array_add(arr, o);
+	/* Each status's text is kept from when it last changed: a list of
+	 * many torrents is copies, not n encodings (issue 12). */
+	const char **texts = calloc(n + 1, sizeof *texts);
+	size_t *lens = calloc(n + 1, sizeof *lens);
+	size_t m = 0;
+	for (size_t i = 0; texts && lens && i < n; i++) {
+		if (!svc_status_text(v[i]))
+			break;
+		texts[m] = v[i]->text;
+		lens[m++] = v[i]->text_len;
 	}
 	free(v);
-	json_object *ev = tp_event_new("List", req->tag);
-	json_object_object_add(ev, "torrents", arr);
-	svc_send(s, c->id, ev);
+	char *line = NULL;
+	size_t len = 0;
+	if (m == n) {
+		json_object *ev = tp_event_new("List", req->tag);
+		line = tp_line_array(ev, "torrents", texts, lens, n, &len);
+		json_object_put(ev);
+	}
+	free(texts);
+	free(lens);
+	svc_send_line(s, c->id, req->tag, line, len);
 }
 
 static json_object *svc_ids_json(const int64_t *ids, size_t n)
@@ -872,10 +933,8 @@ static void svc_op_watch(struct service *s, struct svc_conn *c,
 		struct svc_torrent *t = idmap_get(&s->torrents, list[i]);
 		if (!t)
 			continue;
-		json_object *su = svc_status_json(t, "StatusUpdate", NULL);
 		size_t len;
-		char *line = tp_line(su, &len);
-		json_object_put(su);
+		char *line = svc_status_line(t, "StatusUpdate", NULL, &len);
 		if (line)
 			s->io.push(s->io.ctx, c->id, t->id, line, len);
 		free(line);
@@ -1014,7 +1073,9 @@ static void svc_op_hello(struct service *s, struct svc_conn *c,
 static void svc_op_status(struct service *s, struct svc_conn *c,
 		struct tp_request *req, struct svc_torrent *t)
 {
-	svc_send(s, c->id, svc_status_json(t, "Status", req->tag));
+	size_t len = 0;
+	char *line = svc_status_line(t, "Status", req->tag, &len);
+	svc_send_line(s, c->id, req->tag, line, len);
 }
 
 /* The one table of ops: what service_request checks before the handler
@@ -1312,6 +1373,7 @@ static void svc_on_status(struct service *s, struct engine_event *ev)
 	t->st = ev->status;
 	memset(&ev->status, 0, sizeof ev->status);
 	t->st.owner = owner;
+	svc_status_changed(t);
 	svc_push_status(s, t);
 }
 

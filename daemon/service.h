@@ -30,9 +30,10 @@ struct service_io {
 		     size_t len);
 	void (*engine)(void *ctx, struct engine_cmd *cmd);
 	void (*work)(void *ctx, struct work_job *job);
-	/* access_check() in the daemon; 0 or -1 with *err. */
-	int (*access)(void *ctx, uid_t uid, gid_t gid, const char *path,
-		      int mode, char **err);
+	/* access_check() in the daemon, for connection conn's patron (its
+	 * groups as the kernel gave them, when known); 0 or -1 with *err. */
+	int (*access)(void *ctx, uint64_t conn, uid_t uid, gid_t gid,
+		      const char *path, int mode, char **err);
 	/* Optional: every saved torrent is back (EV_LOADED). */
 	void (*loaded)(void *ctx);
 	/* Optional: a file of the watch directory was taken (added is true

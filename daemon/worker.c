@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,12 +31,8 @@
 #define WORKER_CONNECT_TIMEOUT_S 10L
 
 struct workers {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct work_job *todo_head, *todo_tail;
-	struct work_job *done_head, *done_tail;
-	bool stopping;
-	int done_fd;
+	struct queue todo;         /* main -> workers; closed to stop them */
+	struct queue done;         /* workers -> main, with an eventfd */
 	int n;
 	pthread_t *threads;
 };
@@ -381,21 +376,9 @@ static void work_delete(struct work_job *j)
 static void *worker_main(void *arg)
 {
 	struct workers *w = arg;
-	for (;;) {
-		pthread_mutex_lock(&w->lock);
-		while (!w->todo_head && !w->stopping)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->stopping) {
-			pthread_mutex_unlock(&w->lock);
-			return NULL;
-		}
-		struct work_job *j = w->todo_head;
-		w->todo_head = j->next;
-		if (!w->todo_head)
-			w->todo_tail = NULL;
-		pthread_mutex_unlock(&w->lock);
-
-		j->next = NULL;
+	struct queue_link *l;
+	while ((l = queue_take_one(&w->todo)) != NULL) {
+		struct work_job *j = QUEUE_ITEM(l, struct work_job, link);
 		switch (j->kind) {
 		case WORK_READ_TORRENT:
 			work_read_torrent(j);
@@ -411,20 +394,10 @@ static void *worker_main(void *arg)
 			break;
 		}
 
-		pthread_mutex_lock(&w->lock);
-		bool was_empty = w->done_head == NULL;
-		if (w->done_tail)
-			w->done_tail->next = j;
-		else
-			w->done_head = j;
-		w->done_tail = j;
-		pthread_mutex_unlock(&w->lock);
-		if (was_empty) {
-			uint64_t one = 1;
-			ssize_t n = write(w->done_fd, &one, sizeof one);
-			(void)n;
-		}
+		/* The done queue is never closed while workers run. */
+		queue_push(&w->done, &j->link);
 	}
+	return NULL;
 }
 
 struct workers *workers_start(int threads, char **err)
@@ -434,12 +407,18 @@ struct workers *workers_start(int threads, char **err)
 		*err = strdup("out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	w->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (queue_init(&w->todo, 0, err) < 0) {
+		free(w);
+		return NULL;
+	}
+	if (queue_init(&w->done, QUEUE_FD, err) < 0) {
+		queue_destroy(&w->todo);
+		free(w);
+		return NULL;
+	}
 	w->threads = calloc((size_t)threads, sizeof *w->threads);
-	if (w->done_fd < 0 || !w->threads) {
-		*err = strdup("cannot create the worker queue");
+	if (!w->threads) {
+		*err = strdup("out of memory starting the worker threads");
 		workers_stop(w);
 		return NULL;
 	}
@@ -456,40 +435,27 @@ struct workers *workers_start(int threads, char **err)
 
 int workers_fd(struct workers *w)
 {
-	return w->done_fd;
+	return queue_fd(&w->done);
 }
 
 void workers_submit(struct workers *w, struct work_job *job)
 {
-	job->next = NULL;
-	pthread_mutex_lock(&w->lock);
-	if (w->todo_tail)
-		w->todo_tail->next = job;
-	else
-		w->todo_head = job;
-	w->todo_tail = job;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	/* Closed only by workers_stop, on this same thread. */
+	if (!queue_push(&w->todo, &job->link))
+		work_job_free(job);
 }
 
-struct work_job *workers_take_done(struct workers *w)
+struct queue_link *workers_take_done(struct workers *w)
 {
-	uint64_t v;
-	ssize_t n = read(w->done_fd, &v, sizeof v);
-	(void)n;
-	pthread_mutex_lock(&w->lock);
-	struct work_job *list = w->done_head;
-	w->done_head = w->done_tail = NULL;
-	pthread_mutex_unlock(&w->lock);
-	return list;
+	return queue_take_all(&w->done, NULL);
 }
 
-static void workers_free_list(struct work_job *j)
+static void workers_free_list(struct queue_link *l)
 {
-	while (j) {
-		struct work_job *next = j->next;
-		work_job_free(j);
-		j = next;
+	while (l) {
+		struct queue_link *next = l->next;
+		work_job_free(QUEUE_ITEM(l, struct work_job, link));
+		l = next;
 	}
 }
 
@@ -497,18 +463,13 @@ void workers_stop(struct workers *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	queue_close(&w->todo);
 	for (int i = 0; i < w->n; i++)
 		pthread_join(w->threads[i], NULL);
-	workers_free_list(w->todo_head);
-	workers_free_list(w->done_head);
-	if (w->done_fd >= 0)
-		close(w->done_fd);
+	workers_free_list(queue_take_all(&w->todo, NULL));
+	workers_free_list(queue_take_all(&w->done, NULL));
+	queue_destroy(&w->todo);
+	queue_destroy(&w->done);
 	free(w->threads);
-	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->cond);
 	free(w);
 }

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "queue.h"
+
 enum work_kind {
 	WORK_READ_TORRENT,  /* path -> data */
 	WORK_FETCH_URL,     /* url -> data */
@@ -58,7 +60,7 @@ struct work_job {
 
 	void *ctx;           /* the submitter's; freed by ctx_free */
 	void (*ctx_free)(void *ctx);
-	struct work_job *next;
+	struct queue_link link;    /* in the job or the done queue */
 };
 
 struct workers;
@@ -67,8 +69,9 @@ struct workers *workers_start(int threads, char **err);
 int workers_fd(struct workers *w);
 /* Takes ownership of the job. */
 void workers_submit(struct workers *w, struct work_job *job);
-/* Finished jobs, a NULL-terminated list. */
-struct work_job *workers_take_done(struct workers *w);
+/* Finished jobs linked through their `link`
+ * (QUEUE_ITEM(l, struct work_job, link)); NULL when none. */
+struct queue_link *workers_take_done(struct workers *w);
 /* Stops the threads (running jobs finish first) and frees queued jobs. */
 void workers_stop(struct workers *w);
 

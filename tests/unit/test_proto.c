@@ -1045,6 +1045,84 @@ static void test_status_roundtrip(void **state)
 	tp_status_free(&st);
 }
 
+/* The lines the daemon splices from kept status texts (tp_status_text,
+ * tp_line_fields, tp_line_array) are byte for byte those json-c gives for
+ * the same objects: the wire format does not depend on the shortcut. */
+static void test_status_text_splice(void **state)
+{
+	struct tp_status st[3];
+	char *texts[3];
+	size_t lens[3];
+	json_object *tag = json_object_new_string("t\"1");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		tp_fill_status(&st[i]);
+	/* Without error; a name with bytes that are not UTF-8 (repaired as
+	 * tp_line repairs them); odd doubles. */
+	free(st[1].error);
+	st[1].error = NULL;
+	st[1].progress = 1.0 / 3.0;
+	free(st[2].name);
+	st[2].name = strdup("caf\xc3 \xff \xe2\x82\xac \"q\"\\ /x");
+	st[2].ratio = 1e-9;
+	for (i = 0; i < 3; i++) {
+		texts[i] = tp_status_text(&st[i], &lens[i]);
+		assert_non_null(texts[i]);
+		assert_int_equal(strlen(texts[i]), lens[i]);
+	}
+	for (i = 0; i < 3; i++) {
+		const char *types[] = {"Status", "StatusUpdate"};
+		for (size_t k = 0; k < 2; k++) {
+			json_object *want_ev = tp_event_new(types[k], k ? NULL : tag);
+			json_object *ev = tp_event_new(types[k], k ? NULL : tag);
+			size_t want_len, len;
+			char *want, *got;
+
+			tp_status_to_json(&st[i], want_ev);
+			want = tp_line(want_ev, &want_len);
+			got = tp_line_fields(ev, texts[i], lens[i], &len);
+			assert_non_null(got);
+			assert_int_equal(len, want_len);
+			assert_string_equal(got, want);
+			free(want);
+			free(got);
+			json_object_put(want_ev);
+			json_object_put(ev);
+		}
+	}
+	for (size_t n = 0; n <= 3; n++) {
+		json_object *want_ev = tp_event_new("List", tag);
+		json_object *arr = json_object_new_array();
+		json_object *ev = tp_event_new("List", tag);
+		size_t want_len, len;
+		char *want, *got;
+
+		for (i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+			tp_status_to_json(&st[i], o);
+			json_object_array_add(arr, o);
+		}
+		json_object_object_add(want_ev, "torrents", arr);
+		want = tp_line(want_ev, &want_len);
+		got = tp_line_array(ev, "torrents", (const char *const *)texts,
+				    lens, n, &len);
+		assert_non_null(got);
+		assert_int_equal(len, want_len);
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+		json_object_put(want_ev);
+		json_object_put(ev);
+	}
+	for (i = 0; i < 3; i++) {
+		free(texts[i]);
+		tp_status_free(&st[i]);
+	}
+	json_object_put(tag);
+}
+
 static void test_status_copy(void **state)
 {
 	struct tp_status st, cp;
@@ -1165,6 +1243,7 @@ int main(void)
 		cmocka_unit_test(test_event_tag_echo),
 		cmocka_unit_test(test_status_roundtrip),
 		cmocka_unit_test(test_status_copy),
+		cmocka_unit_test(test_status_text_splice),
 		cmocka_unit_test(test_status_from_json),
 		cmocka_unit_test(test_status_state_static),
 	};

@@ -106,8 +106,8 @@ static void ts_work(void *ctx, struct work_job *job)
 	f->jobs[f->n_jobs++] = job;
 }
 
-static int ts_access(void *ctx, uid_t uid, gid_t gid, const char *path,
-		     int mode, char **err)
+static int ts_access(void *ctx, uint64_t conn, uid_t uid, gid_t gid,
+		     const char *path, int mode, char **err)
 {
 	struct ts_fake *f = ctx;
 	f->access_calls++;
