@@ -208,6 +208,18 @@ void engine_save_meta(struct engine *e, struct store_meta *m)
 	free(err);
 }
 
+/* Commits the state changes made so far (one fsync for all of them). */
+static int engine_sync(struct engine *e)
+{
+	char *err = NULL;
+	int rc = store_sync(e->store, &err);
+	if (rc < 0)
+		log_error("state changes lost: %s",
+			  err ? err : "cannot save the state");
+	free(err);
+	return rc;
+}
+
 void engine_request_resume(struct engine *e, int64_t id)
 {
 	e->resume_waiting += lts_save_resume_one(e->lts, id);
@@ -230,7 +242,7 @@ static void engine_on_finished(void *ctx, int64_t id)
 	if (m && !m->hook_done) {
 		m->hook_done = true;
 		engine_save_meta(e, m);
-		store_sync(e->store);
+		engine_sync(e);
 		struct engine_event *ev = engine_event_new(EV_COMPLETED, 0);
 		ev->id = id;
 		ev->owner = m->owner;
@@ -310,7 +322,7 @@ static void engine_drain(struct engine *e)
 	struct lts_sink sink = engine_sink_proto;
 	sink.ctx = e;
 	lts_drain(e->lts, &sink);
-	store_sync(e->store); /* resume data and metas written by the alerts */
+	engine_sync(e); /* resume data and metas written by the alerts */
 }
 
 /* Saved before the patron hears of it: an answered create survives a
@@ -696,15 +708,58 @@ static void engine_save_all(struct engine *e)
 			engine_drain(e);
 	}
 	engine_save_next_id(e);
-	store_sync(e->store);
+	engine_sync(e);
 	store_mark_clean(e->store);
 }
 
-/* One directory sync for the batch, then its events: a patron never hears
- * of a torrent that a power cut could still lose. */
+/* The batch's state could not be committed: no create of it may be
+ * acknowledged, since a restart would not bring the torrent back.  Each
+ * becomes a StartFail that says why, and the torrent goes again. */
+static void engine_unacknowledge(struct engine *e, const char *why)
+{
+	struct engine_event **link = &e->held_head;
+	struct engine_event *prev = NULL;
+	while (*link) {
+		struct engine_event *ev = *link;
+		if (ev->type == EV_CREATED) {
+			log_error("torrent %lld not kept: cannot save its state: %s",
+				  (long long)ev->id, why);
+			lts_remove(e->lts, ev->id, false, NULL);
+			store_forget(e->store, ev->id);
+			struct store_meta *m = idmap_get(&e->metas, ev->id);
+			if (m) {
+				idmap_del(&e->metas, ev->id);
+				store_meta_free(m);
+				free(m);
+			}
+			struct engine_event *f = engine_event_new(EV_START_FAIL,
+								  ev->seq);
+			if (asprintf(&f->reason, "cannot save the torrent's "
+				     "state (%s)", why) < 0)
+				f->reason = strdup("cannot save the torrent's state");
+			f->next = ev->next;
+			*link = f;
+			engine_event_free(ev);
+			ev = f;
+		}
+		prev = ev;
+		link = &ev->next;
+	}
+	e->held_tail = prev;
+	/* Forgetting them is itself a change; if even that cannot be
+	 * committed they stay out of this run and the log says so. */
+	engine_sync(e);
+}
+
+/* One commit for the batch, then its events: a patron never hears of a
+ * torrent that a crash or power cut could still lose. */
 static void engine_release_held(struct engine *e)
 {
-	store_sync(e->store);
+	char *err = NULL;
+	if (store_sync(e->store, &err) < 0) {
+		engine_unacknowledge(e, err ? err : "cannot save the state");
+		free(err);
+	}
 	bool holding = e->holding;
 	e->holding = false;
 	struct engine_event *held = e->held_head;
@@ -712,7 +767,11 @@ static void engine_release_held(struct engine *e)
 	while (held) {
 		struct engine_event *next = held->next;
 		held->next = NULL;
-		engine_emit(e, held);
+		/* A status of a torrent just unacknowledged is of none. */
+		if (held->type == EV_STATUS && !idmap_get(&e->metas, held->id))
+			engine_event_free(held);
+		else
+			engine_emit(e, held);
 		held = next;
 	}
 	e->holding = holding;
