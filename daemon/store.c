@@ -211,6 +211,15 @@ struct store *store_open(const char *state_dir, char **err)
 		store_close(st);
 		return NULL;
 	}
+	/* Created here first for its mode: SQLite would make it (and its
+	 * -wal and -shm, which copy it) world-readable. */
+	int fd = open(st->db_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		store_err(err, "create", st->db_path);
+		store_close(st);
+		return NULL;
+	}
+	close(fd);
 	if (sqlite3_open_v2(st->db_path, &st->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_NOMUTEX,

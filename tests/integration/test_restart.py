@@ -15,6 +15,7 @@ clean stop, not across kill -9.
 """
 
 import base64
+import json
 import os
 import re
 import signal
@@ -453,6 +454,55 @@ def test_info_answers_while_loading(env):
     _wait_loaded(d2)
     with d2.patron(timeout=60) as p:
         check_eq(len(p.list()), n, "torrents listed once loading is done")
+
+
+@test
+def test_old_state_dir_is_imported(env):
+    """A state directory of a tpd before state.db (a file per torrent in
+    STATE/torrents) comes back whole, and its files are gone afterwards."""
+    d0 = env.start_daemon(wait=False)   # only for its paths
+    d0.proc.kill()
+    d0.proc.wait(timeout=10)
+    d0.stopped = True
+    for f in os.listdir(d0.state):
+        if f.startswith("state.db"):
+            os.unlink(os.path.join(d0.state, f))
+    tdir = os.path.join(d0.state, "torrents")
+    os.makedirs(tdir, exist_ok=True)
+    info = {b"name": b"old.bin", b"length": 16384, b"piece length": 16384,
+            b"pieces": os.urandom(20)}
+    torrent = T.bencode({b"info": info})
+    ih = T.info_hash(torrent)
+    magnet, mh = _magnet("oldmagnet")
+    metas = {
+        3: {"id": 3, "owner": NOBODY, "save_path": d0.downloads, "info_hash": ih,
+            "name": "old.bin", "paused": True, "complete": False},
+        7: {"id": 7, "owner": 0, "save_path": d0.downloads, "info_hash": mh,
+            "name": "oldmagnet", "magnet": magnet, "paused": True, "complete": False},
+    }
+    for tid, m in metas.items():
+        with open(os.path.join(tdir, "%d.meta" % tid), "w") as f:
+            json.dump(m, f)
+    with open(os.path.join(tdir, "3.torrent"), "wb") as f:
+        f.write(torrent)
+    with open(os.path.join(tdir, "9.meta.tmp"), "w") as f:
+        f.write("{half")               # a write the old tpd never finished
+    d = env.start_daemon("tpd")
+    _wait_loaded(d)
+    listed = _listed(env, d)
+    check_eq(sorted(listed), [3, 7], "ids after importing the old state directory")
+    for tid, m in metas.items():
+        check_eq((listed[tid]["owner"], listed[tid]["info_hash"], listed[tid]["name"]),
+                 (m["owner"], m["info_hash"], m["name"]), "torrent %d after the import" % tid)
+    check(not os.path.exists(tdir), "%s still there after the import: %s"
+          % (tdir, os.listdir(tdir) if os.path.isdir(tdir) else "?"))
+    with d.patron() as p:
+        nid = p.expect("create", "NewTorrentCreated", magnet=_magnet("new")[0])["id"]
+    check(nid > 7, "id %d after importing ids up to 7" % nid)
+    _stop(d)
+    d2 = env.start_daemon("tpd")
+    _wait_loaded(d2)
+    check_eq(sorted(_listed(env, d2)), [3, 7, nid], "ids after a restart once imported")
 
 
 @test
