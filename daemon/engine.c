@@ -619,6 +619,12 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 	return 0;
 }
 
+static long engine_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 +
+	       (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
 /* The download queue's order: libtorrent appends each torrent added, so
  * adding them in their saved order brings the order back. */
 static int engine_cmp_queue(const void *a, const void *b)
@@ -634,6 +640,8 @@ static int engine_cmp_queue(const void *a, const void *b)
 
 static void engine_restore(struct engine *e)
 {
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	bool unclean = store_was_unclean(e->store);
 	if (unclean)
 		log_warn("the last run did not stop cleanly");
@@ -659,6 +667,7 @@ static void engine_restore(struct engine *e)
 	}
 	if (metas)
 		qsort(metas, nm, sizeof *metas, engine_cmp_queue);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (size_t i = 0; i < nm; i++) {
 		struct store_meta *m = metas[i];
 		if (engine_restore_one(e, m, unclean) < 0 ||
@@ -682,8 +691,12 @@ static void engine_restore(struct engine *e)
 	free(metas);
 	if (next > e->next_id)
 		e->next_id = next;
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	/* Both times, as a slow restart is either the store or libtorrent. */
 	if (n)
-		log_info("restored %zu of %zu torrents", ok, n);
+		log_info("restored %zu of %zu torrents in %ld ms (%ld ms reading "
+			 "their state)", ok, n, engine_ms(&t0, &t2),
+			 engine_ms(&t0, &t1));
 	store_mark_running(e->store);
 	engine_emit(e, engine_event_new(EV_LOADED, 0));
 }
