@@ -213,9 +213,16 @@ static int engine_sync(struct engine *e)
 {
 	char *err = NULL;
 	int rc = store_sync(e->store, &err);
-	if (rc < 0)
+	if (rc < 0) {
 		log_error("state changes lost: %s",
 			  err ? err : "cannot save the state");
+		/* Creates held for the batch were in the lost commit. */
+		if (e->holding && !e->held_lost)
+			e->held_lost = err ? err : strdup("cannot save the state");
+		else
+			free(err);
+		return rc;
+	}
 	free(err);
 	return rc;
 }
@@ -769,10 +776,13 @@ static void engine_unacknowledge(struct engine *e, const char *why)
 static void engine_release_held(struct engine *e)
 {
 	char *err = NULL;
-	if (store_sync(e->store, &err) < 0) {
-		engine_unacknowledge(e, err ? err : "cannot save the state");
-		free(err);
+	if (store_sync(e->store, &err) < 0 || e->held_lost) {
+		const char *why = e->held_lost ? e->held_lost : err;
+		engine_unacknowledge(e, why ? why : "cannot save the state");
 	}
+	free(err);
+	free(e->held_lost);
+	e->held_lost = NULL;
 	bool holding = e->holding;
 	e->holding = false;
 	struct engine_event *held = e->held_head;

@@ -59,6 +59,7 @@ struct engine {
 	 * changes are durable (store_sync), then leave together. */
 	bool holding;
 	struct engine_event *held_head, *held_tail;
+	char *held_lost;           /* a commit during the batch failed: why */
 
 	/* Steering (engine_steer.c). */
 	struct tp_session sess;    /* the daemon-wide settings in force */
