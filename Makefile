@@ -20,7 +20,7 @@ CXX ?= g++
 OPT ?= -O2 -g
 SAN ?=
 WARN := -Wall -Wextra -Werror
-PKGS := json-c libcurl libsystemd libcrypto
+PKGS := json-c libcurl libsystemd libcrypto sqlite3
 # What tpctl and libtpclient's users link: the protocol needs nothing more.
 CLIENT_PKGS := json-c libcrypto
 

@@ -15,8 +15,12 @@ Rows:
      against mktorrent -l (v1, same piece size), the file in page cache.
   4. RPC: 64 patrons issuing status/list: requests/s, p50/p99 latency;
      against aria2c's JSON-RPC (tellActive/tellStatus) with the same load.
-  5. TORRENTS magnets with random hashes in one daemon: time to add
-     (pipelined over 4 connections), list latency, restart-to-ready, RSS.
+  5. The scale rows of SPEC section 11, targets printed beside them:
+     TORRENTS small .torrent creates pipelined over one connection (at
+     most 1024 unanswered), `list` of all, RSS, SIGTERM and restart until
+     all are listed, against transmission-daemon's RPC (torrent-add,
+     torrent-get) on the same files; TORRENTS magnets over 4 connections;
+     the same with BENCH_BIG (100,000) torrents, tpd only by default.
   6-7. Between network-namespace hosts on the defaults (bench/hosts.py):
      SIZE MiB between two hosts, tpd->tpd against aria2c->aria2c; 1 seeder
      + 5 leechers on 100 Mbit/s links (BENCH_SWARM_MIB, 256), tpd against
@@ -24,11 +28,15 @@ Rows:
 
 Environment: BENCH_SIZE_MIB (1024), BENCH_TORRENTS (10000),
 BENCH_PATRONS (64), BENCH_RPC_REQUESTS (requests per patron, 500),
-BENCH_KEEP=1 keeps the temporary directory.  Nothing sleeps to
+BENCH_KEEP=1 keeps the temporary directory, BENCH_ROWS=4,5 runs only
+those rows, BENCH_BIG (100000; 0 = none) the size of the big row of 5,
+BENCH_BIG_ALT=1 runs transmission-daemon there too.  Nothing sleeps to
 synchronise: every wait is on an event or a polled condition with a deadline.
 """
 
+import base64
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -45,6 +53,8 @@ import hosts  # rows 6 and 7, between network-namespace hosts
 
 SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "1024"))
 TORRENTS = int(os.environ.get("BENCH_TORRENTS", "10000"))
+BIG = int(os.environ.get("BENCH_BIG", "100000"))  # 0: no 100,000 row
+ROWS = os.environ.get("BENCH_ROWS", "")  # e.g. "4,5": only those; default all
 PATRONS = int(os.environ.get("BENCH_PATRONS", "64"))
 RPC_REQUESTS = int(os.environ.get("BENCH_RPC_REQUESTS", "500"))
 RPC_TORRENTS = 5   # aria2c's default max-concurrent-downloads: both list all
@@ -274,10 +284,10 @@ class Tpd:
         wait_until(ready, T_TORRENTS, "%s to be ready" % self.name)
         return time.monotonic() - t0
 
-    def stop(self):
+    def stop(self, grace=T_TORRENTS):
         """SIGTERM (resume data is saved); returns seconds until it exited."""
         t0 = time.monotonic()
-        rc = self.run.stop(self.proc, grace=T_TORRENTS)
+        rc = self.run.stop(self.proc, grace=grace)
         if rc != 0:
             raise Broken("%s exited with %s on SIGTERM: %s"
                          % (self.name, rc, tail(self.run.path(self.name + ".log"))))
@@ -363,20 +373,20 @@ class Bench:
         self.rows = []     # (row, what, tpd, alternative, unit, ratio text)
         self.broken = []
 
-    def row(self, num, what, tpd, alt, unit, lower_is_better=True):
+    def row(self, num, what, tpd, alt, unit, lower_is_better=True, target=""):
         if tpd is None or alt is None or not alt or not tpd:
             ratio = "-"
         elif lower_is_better:
             ratio = "%.2fx" % (tpd / alt)
         else:
             ratio = "%.2fx" % (alt / tpd)
-        self.rows.append((num, what, tpd, alt, unit, ratio))
-        print("  %-42s tpd %s  alt %s  %s" % (what, fmt(tpd, unit), fmt(alt, unit), ratio),
-              flush=True)
+        self.rows.append((num, what, tpd, alt, unit, ratio, target))
+        print("  %-42s tpd %s  alt %s  %s  %s" % (what, fmt(tpd, unit), fmt(alt, unit), ratio,
+                                                 target), flush=True)
 
     def fail(self, num, what, e):
         self.broken.append("row %s (%s): %s" % (num, what, e))
-        self.rows.append((num, what, None, None, "", "BROKEN"))
+        self.rows.append((num, what, None, None, "", "BROKEN", ""))
         print("  %s: BROKEN: %s" % (what, e), flush=True)
 
     def timed_proc(self, p, timeout, what):
@@ -611,41 +621,216 @@ def row4(b):
     b.row(4, what + ": p99", r["p99_ms"], a and a["p99_ms"], "ms")
 
 
+def bencode(v):
+    if isinstance(v, int):
+        return b"i%de" % v
+    if isinstance(v, bytes):
+        return b"%d:%s" % (len(v), v)
+    if isinstance(v, list):
+        return b"l" + b"".join(bencode(x) for x in v) + b"e"
+    return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
+
+
+def small_torrents(n):
+    """n single-file .torrents of one 16 KiB piece, no tracker: base64."""
+    out = []
+    for i in range(n):
+        info = {b"name": b"f%07d.bin" % i, b"length": 16384, b"piece length": 16384,
+                b"pieces": hashlib.sha1(b"bench %d %d" % (os.getpid(), i)).digest()}
+        out.append(base64.b64encode(bencode({b"info": info})).decode())
+    return out
+
+
+class Transmission:
+    """transmission-daemon 3.00 on 127.0.0.1, driven through its RPC (HTTP
+    keep-alive, one request at a time: its RPC answers in order anyway)."""
+
+    FIELDS = ["id", "name", "hashString", "status", "percentDone", "rateDownload",
+              "rateUpload", "downloadDir"]  # what `list` shows, as near as it has
+
+    def __init__(self, run, name):
+        self.run = run
+        self.name = name
+        self.conf = run.mkdir(name)
+        self.port = free_port()
+        settings = {"dht-enabled": False, "lpd-enabled": False, "utp-enabled": False,
+                    "pex-enabled": False, "port-forwarding-enabled": False,
+                    "peer-port": free_port(), "rpc-port": self.port,
+                    "rpc-bind-address": "127.0.0.1", "rpc-whitelist-enabled": False,
+                    "rpc-host-whitelist-enabled": False,
+                    "rpc-authentication-required": False,
+                    "download-dir": run.mkdir(name + "-dl"), "message-level": 1}
+        with open(os.path.join(self.conf, "settings.json"), "w") as f:
+            json.dump(settings, f)
+        self.proc = None
+        self.conn = None
+        self.session = ""
+
+    def start(self, n, timeout):
+        """Starts it; returns seconds until torrent-get lists n torrents."""
+        t0 = time.monotonic()
+        self.proc = self.run.spawn(["transmission-daemon", "-f", "-g", self.conf],
+                                   self.name + ".log")
+
+        def listed():
+            if self.proc.poll() is not None:
+                raise Broken("transmission-daemon exited: "
+                             + tail(self.run.path(self.name + ".log")))
+            return len(self.call("torrent-get", {"fields": ["id"]})["torrents"]) == n
+        wait_until(listed, timeout, "transmission-daemon to list %d torrents" % n, step=0.05)
+        return time.monotonic() - t0
+
+    def stop(self, timeout):
+        t0 = time.monotonic()
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        self.run.stop(self.proc, grace=timeout)
+        return time.monotonic() - t0
+
+    def call(self, method, args):
+        body = json.dumps({"method": method, "arguments": args}).encode()
+        for _ in range(3):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                self.conn.request("POST", "/transmission/rpc", body,
+                                  {"X-Transmission-Session-Id": self.session,
+                                   "Content-Type": "application/json"})
+                r = self.conn.getresponse()
+                data = r.read()
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                raise
+            if r.status == 409:
+                self.session = r.getheader("X-Transmission-Session-Id", "")
+                continue
+            ans = json.loads(data)
+            if ans.get("result") != "success":
+                raise Broken("transmission %s: %s" % (method, ans.get("result")))
+            return ans["arguments"]
+        raise Broken("transmission %s: no session id" % method)
+
+    def rss_kib(self):
+        return Tpd.rss_kib(self)
+
+
+def scale_rows(b, n, alt):
+    """n .torrent creates over one connection (at most 1024 unanswered),
+    `list` of all, RSS, restart until listed; transmission-daemon does the
+    same work in the same run when alt.  Rows measured before something
+    broke are still printed."""
+    what = "%d torrents" % n
+    deadline = 60 + n * 0.05
+    big = n >= 100000
+    torrents = small_torrents(n)
+    lines = b.run.path("creates-%d.jsonl" % n)
+    with open(lines, "w") as f:
+        for i, t in enumerate(torrents):
+            f.write(json.dumps({"op": "create", "tag": i, "torrent": t, "paused": True}) + "\n")
+    t, a = {}, {}
+
+    def emit():
+        b.row(5, what + ": .torrent adds/s (1 conn, 1024 window)", t.get("adds"),
+              a.get("adds"), "/s", lower_is_better=False,
+              target=">= 5,000/s" if big else ">= 5,000/s and >= 3x alt")
+        b.row(5, what + ": list (p50 of 5)", t.get("list"), a.get("list"), "ms",
+              target="<= 200 ms" if big else "<= 20 ms and <= 0.5x alt")
+        b.row(5, what + ": RSS", t.get("rss"), a.get("rss"), "KiB",
+              target="per torrent: %.1f KiB" % (t["rss"] / n) if big and t.get("rss")
+              else "<= 100 MiB and <= 1.5x alt")
+        b.row(5, what + ": SIGTERM to exit", t.get("stop"), a.get("stop"), "s")
+        b.row(5, what + ": restart until all listed", t.get("restart"), a.get("restart"), "s",
+              target="<= 15 s" if big else "<= 2 s")
+        b.row(5, what + ": RSS after restart", t.get("rss2"), a.get("rss2"), "KiB")
+
+    d = Tpd(b.run, "many-%d" % n)
+    try:
+        r = rpcload(b, "lines", d.sock, lines, 1024, deadline, timeout=deadline + 10)
+        got = d.request({"op": "info"})["torrents"]
+        if got != n:
+            raise Broken("%d torrents in the daemon after adding %d" % (got, n))
+        t["adds"] = r["per_second"]
+        lst = rpcload(b, "rpc", d.sock, 1, 5, deadline, "list", 1, timeout=deadline + 10)
+        t["list"] = lst["p50_ms"]
+        t["rss"] = d.rss_kib()
+        t["stop"] = d.stop(grace=180)
+        t0 = time.monotonic()
+        d.start()
+        wait_until(lambda: len(d.request({"op": "list"}, timeout=deadline)["torrents"]) == n,
+                   deadline, "%d torrents listed after the restart" % n, step=0.05)
+        t["restart"] = time.monotonic() - t0
+        t["rss2"] = d.rss_kib()
+    except Broken:
+        emit()
+        raise
+    finally:
+        if d.proc.poll() is None:
+            b.run.stop(d.proc, grace=60)
+    tr = None
+    if alt:
+        try:
+            tr = Transmission(b.run, "transmission-%d" % n)
+            tr.start(0, T_START)
+            t0 = time.monotonic()
+            for x in torrents:
+                tr.call("torrent-add", {"metainfo": x, "paused": True})
+            a["adds"] = n / (time.monotonic() - t0)
+            lat = []
+            for _ in range(5):
+                t0 = time.monotonic()
+                got = len(tr.call("torrent-get", {"fields": Transmission.FIELDS})["torrents"])
+                lat.append((time.monotonic() - t0) * 1000)
+            if got != n:
+                raise Broken("transmission lists %d torrents after adding %d" % (got, n))
+            a["list"] = sorted(lat)[2]
+            a["rss"] = tr.rss_kib()
+            a["stop"] = tr.stop(deadline)
+            a["restart"] = tr.start(n, deadline)
+            a["rss2"] = tr.rss_kib()
+        except (Broken, OSError, ValueError, KeyError, http.client.HTTPException) as e:
+            print("  transmission-daemon (%s): not measured: %s" % (what, e), flush=True)
+        finally:
+            if tr and tr.proc and tr.proc.poll() is None:
+                tr.stop(30)
+    emit()
+
+
 def row5(b):
-    what = "%d torrents" % TORRENTS
-    d = Tpd(b.run, "many")
+    """The scale rows of SPEC section 11: TORRENTS against transmission,
+    magnets over 4 connections, and 100,000 (BENCH_BIG; transmission there
+    only with BENCH_BIG_ALT=1, as it takes minutes)."""
+    scale_rows(b, TORRENTS, True)
+    what = "%d magnets" % TORRENTS
+    d = Tpd(b.run, "magnets")
     try:
         r = rpcload(b, "add", d.sock, 4, TORRENTS, T_TORRENTS, timeout=T_TORRENTS + 10)
-        n = d.request({"op": "info"})["torrents"]
-        if n != TORRENTS:
-            raise Broken("%d torrents in the daemon after adding %d" % (n, TORRENTS))
-        b.row(5, what + ": add (4 connections)", r["seconds"], None, "s")
-        b.row(5, what + ": adds per second", r["per_second"], None, "/s")
-        lst = rpcload(b, "rpc", d.sock, 1, 5, T_TORRENTS, "list", 1, timeout=T_TORRENTS + 10)
-        b.row(5, what + ": list latency (p50 of 5)", lst["p50_ms"], None, "ms")
-        b.row(5, what + ": RSS", d.rss_kib(), None, "KiB")
-        t_stop = d.stop()
-        b.row(5, what + ": SIGTERM to exit", t_stop, None, "s")
-        t_ready = d.start()
-        n = d.request({"op": "info"})["torrents"]
-        b.row(5, what + ": start to ready (loading false)", t_ready, None, "s")
-        if n != TORRENTS:
-            raise Broken("%d torrents came back after the restart, not %d" % (n, TORRENTS))
-        b.row(5, what + ": RSS after restart", d.rss_kib(), None, "KiB")
+        b.row(5, what + ": adds/s (4 connections)", r["per_second"], None, "/s",
+              target=">= 5,000/s")
     finally:
         if d.proc.poll() is None:
             d.stop()
+    if BIG:
+        scale_rows(b, BIG, os.environ.get("BENCH_BIG_ALT") == "1")
 
 
 def table(b):
     print("\n== tpd benchmarks: %d MiB, %d torrents, %d patrons (ratio: tpd time / "
           "alternative time; for req/s alternative / tpd; below 1 = tpd better)"
           % (SIZE_MIB, TORRENTS, PATRONS))
-    print("%-4s %-50s %14s %14s %8s" % ("row", "what", "tpd", "alternative", "ratio"))
-    for num, what, tpd, alt, unit, ratio in b.rows:
-        print("%-4s %-50s %14s %14s %8s" % (num, what, fmt(tpd, unit), fmt(alt, unit), ratio))
+    print("%-4s %-56s %14s %14s %8s  %s" % ("row", "what", "tpd", "alternative", "ratio",
+                                             "target (SPEC 11)"))
+    for num, what, tpd, alt, unit, ratio, target in b.rows:
+        print("%-4s %-56s %14s %14s %8s  %s" % (num, what, fmt(tpd, unit), fmt(alt, unit),
+                                                 ratio, target))
     for x in b.broken:
         print("BROKEN: " + x)
+
+
+def wanted(*nums):
+    """BENCH_ROWS (e.g. "4,5") runs only some rows; by default all."""
+    return not ROWS or any(str(n) in ROWS.split(",") for n in nums)
 
 
 def main():
@@ -657,25 +842,29 @@ def main():
     b = Bench(run)
     try:
         print("bench: %s, %d MiB, %d torrents" % (run.dir, SIZE_MIB, TORRENTS), flush=True)
-        tracker = Tracker(run)
-        data_dir, path = make_data(b)
-        seeder = None
-        try:
-            seeder, seed_id, torrent, ih = row3(b, tracker, path)
-        except Broken as e:
-            b.fail(3, "make+seed", e)
-        if seeder:
+        if wanted(1, 2, 3):
+            tracker = Tracker(run)
+            data_dir, path = make_data(b)
+            seeder = None
             try:
-                transfers(b, tracker, seeder, seed_id, torrent, ih, data_dir)
+                seeder, seed_id, torrent, ih = row3(b, tracker, path)
             except Broken as e:
-                b.fail("1-2", "transfers", e)
-        os.unlink(path)
+                b.fail(3, "make+seed", e)
+            if seeder:
+                try:
+                    transfers(b, tracker, seeder, seed_id, torrent, ih, data_dir)
+                except Broken as e:
+                    b.fail("1-2", "transfers", e)
+            os.unlink(path)
         for num, fn in ((4, row4), (5, row5)):
+            if not wanted(num):
+                continue
             try:
                 fn(b)
             except Broken as e:
                 b.fail(num, fn.__name__, e)
-        hosts.rows(b, SIZE_MIB, T_TRANSFER)
+        if wanted(6, 7):
+            hosts.rows(b, SIZE_MIB, T_TRANSFER)
         table(b)
     except KeyboardInterrupt:
         print("\nbench: interrupted, cleaning up")

@@ -15,6 +15,12 @@
  *       connections, pipelined (at most WINDOW unanswered per connection,
  *       well below the daemon's --max-pending).  Prints: answers, seconds,
  *       creates/s.
+ *   rpcload lines SOCKET FILE WINDOW SECONDS
+ *       Sends every line of FILE (tagged requests, e.g. .torrent creates
+ *       prepared by bench.py) over one connection, pipelined with at most
+ *       WINDOW unanswered.  An answer is a line with a tag; a create's
+ *       counts as failed unless it is NewTorrentCreated.  Prints: answers,
+ *       seconds, answers/s.
  *   rpcload aria2 PORT PATRONS REQUESTS SECONDS GID
  *       The alternative of row 4: aria2c's JSON-RPC over HTTP keep-alive on
  *       127.0.0.1:PORT, alternating aria2.tellActive and aria2.tellStatus(GID).
@@ -294,6 +300,86 @@ out:
 	return NULL;
 }
 
+/* Mode "lines": j->target is the socket, j->ops the file's bytes (one
+ * request a line), j->requests its line count, j->status_id the window. */
+static void *rpcload_lines_thread(void *arg)
+{
+	struct rpcload_job *j = arg;
+	struct rpcload_buf b = { 0 };
+	size_t used = 0;
+	long sent = 0;
+	const char *next = j->ops;
+	int fd = rpcload_connect_unix(j->target);
+
+	if (fd < 0) {
+		rpcload_fail(j, "connect");
+		return NULL;
+	}
+	while (j->done < j->requests) {
+		char *line;
+
+		while (sent < j->requests && sent - j->done < j->status_id) {
+			const char *nl = strchr(next, '\n');
+			size_t n = nl ? (size_t)(nl - next) + 1 : strlen(next);
+
+			if (rpcload_send_all(fd, next, n) < 0) {
+				rpcload_fail(j, "send");
+				goto out;
+			}
+			next += n;
+			sent++;
+		}
+		rpcload_compact(&b, &used);
+		if (rpcload_fill(fd, &b, j->deadline) <= 0) {
+			rpcload_fail(j, "read");
+			break;
+		}
+		while (rpcload_take_line(&b, &used, &line)) {
+			if (!strstr(line, "\"tag\":"))
+				continue;	/* a pushed StatusUpdate */
+			j->done++;
+			if (strncmp(line, "{\"type\":\"NewTorrentCreated\"", 27) != 0) {
+				if (!j->failed)
+					fprintf(stderr, "rpcload: answer: %.200s\n", line);
+				j->failed++;
+			}
+		}
+	}
+out:
+	close(fd);
+	free(b.data);
+	return NULL;
+}
+
+static char *rpcload_read_file(const char *path, long *lines)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (len + 65536 + 1 > cap) {
+			char *g = realloc(data, cap = 2 * cap + 65536 + 1);
+			if (!g) {
+				free(data);
+				fclose(f);
+				return NULL;
+			}
+			data = g;
+		}
+		n = fread(data + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	data[len] = '\0';
+	*lines = 0;
+	for (size_t i = 0; i < len; i++)
+		*lines += data[i] == '\n';
+	return data;
+}
+
 /* Reads one HTTP response (headers and Content-Length body) off b. */
 static int rpcload_http_answer(int fd, struct rpcload_buf *b, double deadline, bool *ok)
 {
@@ -370,6 +456,7 @@ static int rpcload_usage(void)
 {
 	fprintf(stderr, "usage: rpcload rpc SOCKET PATRONS REQUESTS SECONDS list|status|mix STATUS_ID\n"
 			"       rpcload add SOCKET CONNS COUNT SECONDS\n"
+			"       rpcload lines SOCKET FILE WINDOW SECONDS\n"
 			"       rpcload aria2 PORT PATRONS REQUESTS SECONDS GID\n");
 	return 2;
 }
@@ -385,6 +472,33 @@ int main(int argc, char **argv)
 
 	if (argc < 6)
 		return rpcload_usage();
+	if (strcmp(argv[1], "lines") == 0) {
+		struct rpcload_job j = { .target = argv[2] };
+		pthread_t tid;
+
+		if (argc != 6 || (j.status_id = atol(argv[4])) < 1 ||
+		    (seconds = atof(argv[5])) <= 0)
+			return rpcload_usage();
+		j.ops = rpcload_read_file(argv[3], &j.requests);
+		if (!j.ops) {
+			fprintf(stderr, "rpcload: cannot read %s\n", argv[3]);
+			return 1;
+		}
+		t0 = rpcload_now();
+		j.deadline = t0 + seconds;
+		if (pthread_create(&tid, NULL, rpcload_lines_thread, &j)) {
+			fprintf(stderr, "rpcload: cannot start a thread\n");
+			return 1;
+		}
+		pthread_join(tid, NULL);
+		elapsed = rpcload_now() - t0;
+		if (j.broken)
+			fprintf(stderr, "rpcload: %s\n", j.why);
+		printf("answers=%ld failed=%ld broken=%d seconds=%.3f per_second=%.0f\n",
+		       j.done, j.failed, j.broken, elapsed, j.done / elapsed);
+		free((char *)j.ops);
+		return (j.failed || j.broken) ? 1 : 0;
+	}
 	add = strcmp(argv[1], "add") == 0;
 	aria2 = strcmp(argv[1], "aria2") == 0;
 	if (!add && !aria2 && strcmp(argv[1], "rpc") != 0)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: the side-by-side benchmarks of SPEC section 7.
+# make bench: the side-by-side benchmarks of SPEC sections 7 and 11.
 #
 # Builds the load generator (bench/rpcload.c) next to the daemon, then runs
 # bench/bench.py, which owns the rows, the processes and the table; see the
@@ -14,7 +14,7 @@ set -eu
 
 BUILD=${1:-build}
 HERE=$(dirname "$0")
-for tool in opentracker aria2c mktorrent; do
+for tool in opentracker aria2c mktorrent transmission-daemon; do
 	command -v "$tool" >/dev/null 2>&1 || {
 		echo "bench: $tool is missing (make deps installs it)" >&2
 		exit 1

@@ -197,6 +197,25 @@ void engine_save_meta(struct engine *e, struct store_meta *m)
 	free(err);
 }
 
+/* Commits the state changes made so far (one fsync for all of them). */
+static int engine_sync(struct engine *e)
+{
+	char *err = NULL;
+	int rc = store_sync(e->store, &err);
+	if (rc < 0) {
+		log_error("state changes lost: %s",
+			  err ? err : "cannot save the state");
+		/* Creates held for the batch were in the lost commit. */
+		if (e->holding && !e->held_lost)
+			e->held_lost = err ? err : strdup("cannot save the state");
+		else
+			free(err);
+		return rc;
+	}
+	free(err);
+	return rc;
+}
+
 void engine_request_resume(struct engine *e, int64_t id)
 {
 	e->resume_waiting += lts_save_resume_one(e->lts, id);
@@ -219,7 +238,7 @@ static void engine_on_finished(void *ctx, int64_t id)
 	if (m && !m->hook_done) {
 		m->hook_done = true;
 		engine_save_meta(e, m);
-		store_sync(e->store);
+		engine_sync(e);
 		struct engine_event *ev = engine_event_new(EV_COMPLETED, 0);
 		ev->id = id;
 		ev->owner = m->owner;
@@ -312,7 +331,7 @@ static void engine_drain(struct engine *e)
 	struct lts_sink sink = engine_sink_proto;
 	sink.ctx = e;
 	lts_drain(e->lts, &sink);
-	store_sync(e->store); /* resume data and metas written by the alerts */
+	engine_sync(e); /* resume data and metas written by the alerts */
 }
 
 /* Saved before the patron hears of it: an answered create survives a
@@ -609,6 +628,12 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 	return 0;
 }
 
+static long engine_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 +
+	       (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
 /* The download queue's order: libtorrent appends each torrent added, so
  * adding them in their saved order brings the order back. */
 static int engine_cmp_queue(const void *a, const void *b)
@@ -624,6 +649,8 @@ static int engine_cmp_queue(const void *a, const void *b)
 
 static void engine_restore(struct engine *e)
 {
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	bool unclean = store_was_unclean(e->store);
 	if (unclean)
 		log_warn("the last run did not stop cleanly");
@@ -649,6 +676,7 @@ static void engine_restore(struct engine *e)
 	}
 	if (metas)
 		qsort(metas, nm, sizeof *metas, engine_cmp_queue);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (size_t i = 0; i < nm; i++) {
 		struct store_meta *m = metas[i];
 		if (engine_restore_one(e, m, unclean) < 0 ||
@@ -672,8 +700,12 @@ static void engine_restore(struct engine *e)
 	free(metas);
 	if (next > e->next_id)
 		e->next_id = next;
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	/* Both times, as a slow restart is either the store or libtorrent. */
 	if (n)
-		log_info("restored %zu of %zu torrents", ok, n);
+		log_info("restored %zu of %zu torrents in %ld ms (%ld ms reading "
+			 "their state)", ok, n, engine_ms(&t0, &t2),
+			 engine_ms(&t0, &t1));
 	store_mark_running(e->store);
 	engine_emit(e, engine_event_new(EV_LOADED, 0));
 }
@@ -698,22 +730,75 @@ static void engine_save_all(struct engine *e)
 			engine_drain(e);
 	}
 	engine_save_next_id(e);
-	store_sync(e->store);
+	engine_sync(e);
 	store_mark_clean(e->store);
 }
 
-/* One directory sync for the batch, then its events: a patron never hears
- * of a torrent that a power cut could still lose. */
+/* The batch's state could not be committed: no create of it may be
+ * acknowledged, since a restart would not bring the torrent back.  Each
+ * becomes a StartFail that says why, and the torrent goes again. */
+static void engine_unacknowledge(struct engine *e, const char *why)
+{
+	struct queue_link **link = &e->held_head;
+	struct queue_link *prev = NULL;
+	while (*link) {
+		struct engine_event *ev =
+			QUEUE_ITEM(*link, struct engine_event, link);
+		if (ev->type == EV_CREATED) {
+			log_error("torrent %lld not kept: cannot save its state: %s",
+				  (long long)ev->id, why);
+			lts_remove(e->lts, ev->id, false, NULL);
+			store_forget(e->store, ev->id);
+			struct store_meta *m = idmap_get(&e->metas, ev->id);
+			if (m) {
+				idmap_del(&e->metas, ev->id);
+				store_meta_free(m);
+				free(m);
+			}
+			struct engine_event *f = engine_event_new(EV_START_FAIL,
+								  ev->seq);
+			if (asprintf(&f->reason, "cannot save the torrent's "
+				     "state (%s)", why) < 0)
+				f->reason = strdup("cannot save the torrent's state");
+			f->link.next = ev->link.next;
+			*link = &f->link;
+			engine_event_free(ev);
+			ev = f;
+		}
+		prev = &ev->link;
+		link = &ev->link.next;
+	}
+	e->held_tail = prev;
+	/* Forgetting them is itself a change; if even that cannot be
+	 * committed they stay out of this run and the log says so. */
+	engine_sync(e);
+}
+
+/* One commit for the batch, then its events: a patron never hears of a
+ * torrent that a crash or power cut could still lose. */
 static void engine_release_held(struct engine *e)
 {
-	store_sync(e->store);
+	char *err = NULL;
+	if (store_sync(e->store, &err) < 0 || e->held_lost) {
+		const char *why = e->held_lost ? e->held_lost : err;
+		engine_unacknowledge(e, why ? why : "cannot save the state");
+	}
+	free(err);
+	free(e->held_lost);
+	e->held_lost = NULL;
 	bool holding = e->holding;
 	e->holding = false;
 	struct queue_link *held = e->held_head;
 	e->held_head = e->held_tail = NULL;
 	while (held) {
 		struct queue_link *next = held->next;
-		engine_emit(e, QUEUE_ITEM(held, struct engine_event, link));
+		struct engine_event *ev =
+			QUEUE_ITEM(held, struct engine_event, link);
+		/* A status of a torrent just unacknowledged is of none. */
+		if (ev->type == EV_STATUS && !idmap_get(&e->metas, ev->id))
+			engine_event_free(ev);
+		else
+			engine_emit(e, ev);
 		held = next;
 	}
 	e->holding = holding;

@@ -63,6 +63,7 @@ struct engine {
 	 * changes are durable (store_sync), then leave together. */
 	bool holding;
 	struct queue_link *held_head, *held_tail;
+	char *held_lost;           /* a commit during the batch failed: why */
 
 	/* Steering (engine_steer.c). */
 	struct tp_session sess;    /* the daemon-wide settings in force */

@@ -6,19 +6,24 @@
  *   STATE/running             exists while a daemon runs: found at start,
  *                             it means the last run did not stop cleanly
  *   STATE/session.json        daemon-wide settings changed by session_set
- *   STATE/torrents/ID.meta    JSON: id, owner, save_path, info_hash, name,
+ *   STATE/state.db            SQLite (WAL), table blobs(id, kind, data),
+ *                             per torrent:
+ *       kind "meta"           JSON: id, owner, save_path, info_hash, name,
  *                             magnet, paused, complete, and what `set`
  *                             steers: limits, sequential, labels, ratio and
  *                             seed-time limits, queue position, stop reason
- *   STATE/torrents/ID.torrent the .torrent bytes, when known
- *   STATE/torrents/ID.resume  libtorrent's resume data (bencoded)
+ *       kind "torrent"        the .torrent bytes, when known
+ *       kind "resume"         libtorrent's resume data (bencoded)
  *
- * Every write is atomic: temporary file, fsync, rename, so a crash or
- * power cut leaves the old or the new file, never a torn one.  The renames
- * in torrents/ become durable with store_sync(), one directory fsync for a
- * whole batch of changes: the engine calls it before it tells anyone about
- * them.  next_id and the running mark are synced at once.  Engine thread
- * only.
+ * Group commit: the torrent changes (store_save_meta, store_save_blob,
+ * store_forget) join one open transaction, and store_sync() commits it
+ * with one fsync of the WAL for the whole batch.  The engine calls it
+ * before it tells anyone about the batch, so an answered create survives
+ * kill -9 and power cuts, and an unanswered one is either whole or absent.
+ * The daemon-wide files (next_id, running, session.json) are written
+ * atomically (temporary file, fsync, rename, fsync of the directory) at
+ * once.  A state directory of an older tpd (STATE/torrents/ID.meta, .torrent,
+ * .resume files) is imported by store_open().  Engine thread only.
  */
 #ifndef TPD_STORE_H
 #define TPD_STORE_H
@@ -92,7 +97,8 @@ char *store_load_file(struct store *st, const char *name, char **err);
 /* A meta with the defaults: no limits, -1 for "none". */
 void store_meta_init(struct store_meta *m);
 
-/* Makes the torrent files written or removed so far durable. */
-void store_sync(struct store *st);
+/* Commits the torrent changes made since the last call: one fsync.  -1
+ * (*err says why) when any of them is lost, e.g. to a full disk. */
+int store_sync(struct store *st, char **err);
 
 #endif

@@ -10,7 +10,7 @@ libcurl4-openssl-dev libsystemd-dev libssl-dev libcmocka-dev opentracker
 aria2 mktorrent jq valgrind python3 util-linux systemd curl clang
 libclang-rt-14-dev man-db python3-libtorrent debootstrap procps
 libmicrohttpd-dev transmission-cli chromium chromium-driver python3-selenium
-iproute2 transmission-daemon"
+iproute2 transmission-daemon libsqlite3-dev"
 
 missing=""
 for p in $PKGS; do

@@ -15,9 +15,12 @@ clean stop, not across kill -9.
 """
 
 import base64
+import json
 import os
 import re
 import signal
+import sqlite3
+import subprocess
 
 import tpdtest as T
 from tpdtest import NOBODY, Patron, check, check_eq, describe, test
@@ -352,24 +355,25 @@ def test_damaged_resume_data_is_rechecked(env):
     before = _listed(env, d)
     _stop(d)
 
-    tdir = os.path.join(d.state, "torrents")
+    db = sqlite3.connect(os.path.join(d.state, "state.db"))
     damaged = {}
     for role, how in (("seeded", "truncated"), ("half", "zeroed"), ("checked", "garbage")):
-        path = os.path.join(tdir, "%d.resume" % ids[role])
-        check(os.path.isfile(path), "no resume file %s after a clean stop (state dir: %s)"
-              % (path, sorted(os.listdir(tdir))))
-        size = os.path.getsize(path)
-        check(size > 2, "resume file %s has only %d bytes" % (path, size))
+        row = db.execute("SELECT data FROM blobs WHERE id = ? AND kind = 'resume'",
+                         (ids[role],)).fetchone()
+        check(row is not None, "no resume data for torrent %d after a clean stop" % ids[role])
+        size = len(row[0])
+        check(size > 2, "resume data of torrent %d has only %d bytes" % (ids[role], size))
         if how == "truncated":
-            with open(path, "r+b") as f:
-                f.truncate(size // 2)
+            data = bytes(row[0][:size // 2])
         elif how == "zeroed":
-            with open(path, "wb") as f:
-                f.write(bytes(size))
+            data = bytes(size)
         else:
-            with open(path, "wb") as f:
-                f.write((b"this is not bencode \xff\x00" * (size // 21 + 1))[:size])
+            data = (b"this is not bencode \xff\x00" * (size // 21 + 1))[:size]
+        with db:
+            db.execute("UPDATE blobs SET data = ? WHERE id = ? AND kind = 'resume'",
+                       (data, ids[role]))
         damaged[ids[role]] = how
+    db.close()
 
     offset = _log_size(d)
     d2, watcher = _restart_watching(env, "tpd")
@@ -453,28 +457,93 @@ def test_info_answers_while_loading(env):
 
 
 @test
-def test_unsaveable_create_is_refused(env):
-    """A torrent whose state cannot be saved is not acknowledged: the create
-    is a StartFail that says why, and nothing half-made stays behind."""
-    d = env.start_daemon()
-    tdir = os.path.join(d.state, "torrents")
-    os.rename(tdir, tdir + ".away")
-    with open(tdir, "w") as f:       # a file where the directory was
-        f.write("not a directory\n")
+def test_old_state_dir_is_imported(env):
+    """A state directory of a tpd before state.db (a file per torrent in
+    STATE/torrents) comes back whole, and its files are gone afterwards."""
+    d0 = env.start_daemon(wait=False)   # only for its paths
+    d0.proc.kill()
+    d0.proc.wait(timeout=10)
+    d0.stopped = True
+    for f in os.listdir(d0.state):
+        if f.startswith("state.db"):
+            os.unlink(os.path.join(d0.state, f))
+    tdir = os.path.join(d0.state, "torrents")
+    os.makedirs(tdir, exist_ok=True)
+    info = {b"name": b"old.bin", b"length": 16384, b"piece length": 16384,
+            b"pieces": os.urandom(20)}
+    torrent = T.bencode({b"info": info})
+    ih = T.info_hash(torrent)
+    magnet, mh = _magnet("oldmagnet")
+    metas = {
+        3: {"id": 3, "owner": NOBODY, "save_path": d0.downloads, "info_hash": ih,
+            "name": "old.bin", "paused": True, "complete": False},
+        7: {"id": 7, "owner": 0, "save_path": d0.downloads, "info_hash": mh,
+            "name": "oldmagnet", "magnet": magnet, "paused": True, "complete": False},
+    }
+    for tid, m in metas.items():
+        with open(os.path.join(tdir, "%d.meta" % tid), "w") as f:
+            json.dump(m, f)
+    with open(os.path.join(tdir, "3.torrent"), "wb") as f:
+        f.write(torrent)
+    with open(os.path.join(tdir, "9.meta.tmp"), "w") as f:
+        f.write("{half")               # a write the old tpd never finished
+    d = env.start_daemon("tpd")
+    _wait_loaded(d)
+    listed = _listed(env, d)
+    check_eq(sorted(listed), [3, 7], "ids after importing the old state directory")
+    for tid, m in metas.items():
+        check_eq((listed[tid]["owner"], listed[tid]["info_hash"], listed[tid]["name"]),
+                 (m["owner"], m["info_hash"], m["name"]), "torrent %d after the import" % tid)
+    check(not os.path.exists(tdir), "%s still there after the import: %s"
+          % (tdir, os.listdir(tdir) if os.path.isdir(tdir) else "?"))
     with d.patron() as p:
-        ev = p.call("create", magnet=_magnet("lost")[0])
-        check_eq(ev.get("type"), "StartFail", "create while the state cannot be saved")
-        check("cannot save" in ev.get("reason", ""), "reason: %r" % ev.get("reason"))
-        check_eq(p.list(), [], "torrents after the refused create")
-        os.unlink(tdir)
-        os.rename(tdir + ".away", tdir)
-        ev = p.call("create", magnet=_magnet("kept")[0])
-        check_eq(ev.get("type"), "NewTorrentCreated", "create once the state can be saved")
+        nid = p.expect("create", "NewTorrentCreated", magnet=_magnet("new")[0])["id"]
+    check(nid > 7, "id %d after importing ids up to 7" % nid)
     _stop(d)
     d2 = env.start_daemon("tpd")
     _wait_loaded(d2)
-    with d2.patron() as p:
-        check_eq([t["name"] for t in p.list()], ["kept"], "torrents after restart")
+    check_eq(sorted(_listed(env, d2)), [3, 7, nid], "ids after a restart once imported")
+
+
+@test
+def test_unsaveable_create_is_refused(env):
+    """A torrent whose state cannot be saved is not acknowledged: the create
+    is a StartFail that says why, and nothing half-made stays behind.  The
+    state directory is a small tmpfs, filled up while the daemon runs."""
+    if not T.is_root():
+        raise T.TestSkip("mounting a small tmpfs as the state directory needs root")
+    state = env.mkdir("tpd", "state")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0750", "tpd-state", state],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise T.TestSkip("cannot mount a tmpfs: %s" % r.stderr.strip())
+    try:
+        d = env.start_daemon()
+        filler = os.path.join(state, "filler")
+        with d.patron() as p:
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(bytes(65536))
+                        f.flush()
+                except OSError:
+                    pass     # the disk is full
+            ev = p.call("create", magnet=_magnet("lost")[0])
+            check_eq(ev.get("type"), "StartFail", "create while the state cannot be saved")
+            check("cannot save" in ev.get("reason", ""), "reason: %r" % ev.get("reason"))
+            check_eq(p.list(), [], "torrents after the refused create")
+            os.unlink(filler)
+            ev = p.call("create", magnet=_magnet("kept")[0])
+            check_eq(ev.get("type"), "NewTorrentCreated", "create once the state can be saved")
+        _stop(d)
+        d2 = env.start_daemon("tpd")
+        _wait_loaded(d2)
+        with d2.patron() as p:
+            check_eq([t["name"] for t in p.list()], ["kept"], "torrents after restart")
+        _stop(d2)
+    finally:
+        # Lazily: a daemon still running (a failed check) keeps it busy.
+        subprocess.run(["umount", "-l", state], capture_output=True)
 
 
 if __name__ == "__main__":
