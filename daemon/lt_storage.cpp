@@ -46,6 +46,7 @@ extern "C" {
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -62,6 +63,7 @@ extern "C" {
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +79,24 @@ const int LTS_DISK_THREADS = 4;
 const size_t LTS_BATCH = 64;
 /* Open files kept per torrent (least recently used closed first). */
 const size_t LTS_MAX_OPEN_FILES = 32;
+/* Descriptors kept open by every torrent together (save directories and
+ * files) before idle torrents give theirs back: a quarter of what the
+ * process may open, at most this many.  Without it a daemon with tens of
+ * thousands of torrents holds a descriptor for each save directory and
+ * runs out of them for patrons and peers. */
+const size_t LTS_MAX_HELD_FDS = 1024;
+
+/* Descriptors held in every storage's cache now (dir() and open_file()
+ * add, close_file() and close_dir() take away). */
+std::atomic<size_t> lts_held_fds{0};
+
+size_t lts_held_fds_bound()
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return LTS_MAX_HELD_FDS;
+	return std::min<size_t>(LTS_MAX_HELD_FDS, rl.rlim_cur / 4);
+}
 /* Bytes read at once when hashing a v1 piece. */
 const int LTS_HASH_READ = 256 * 1024;
 const int LTS_BLOCK = lt::default_block_size;
@@ -507,13 +527,17 @@ private:
 		if (dirfd_ < 0)
 			se = lts_error(errno, lt::file_index_t(-1),
 				       lt::operation_t::file_open);
+		else
+			lts_held_fds++;
 		return dirfd_;
 	}
 
 	void close_dir()
 	{
-		if (dirfd_ >= 0)
+		if (dirfd_ >= 0) {
 			close(dirfd_);
+			lts_held_fds--;
+		}
 		dirfd_ = -1;
 	}
 
@@ -573,6 +597,7 @@ private:
 			close_file(lt::file_index_t(lru_.back()));
 		lru_.push_front(key);
 		open_[key] = lts_open_file{fd, write, lru_.begin()};
+		lts_held_fds++;
 		return fd;
 	}
 
@@ -582,6 +607,7 @@ private:
 		if (it == open_.end())
 			return;
 		close(it->second.fd);
+		lts_held_fds--;
 		lru_.erase(it->second.lru);
 		open_.erase(it);
 	}
@@ -590,6 +616,7 @@ private:
 	{
 		for (auto &kv : open_)
 			close(kv.second.fd);
+		lts_held_fds -= open_.size();
 		open_.clear();
 		lru_.clear();
 		close_dir();
@@ -1007,6 +1034,8 @@ private:
 	using lts_work = boost::asio::executor_work_guard<lt::io_context::executor_type>;
 	std::unique_ptr<lts_work> work_;
 	std::int64_t outstanding_ = 0;
+	/* lts_held_fds above this: idle torrents close their descriptors. */
+	size_t const held_bound_ = lts_held_fds_bound();
 
 	void queue(lt::storage_index_t storage, lts_job job)
 	{
@@ -1089,12 +1118,21 @@ private:
 					 * lost, the thread and the rest go on */
 				}
 			}
-			std::lock_guard<std::mutex> g(lock_);
+			std::unique_lock<std::mutex> g(lock_);
 			/* Every handler of the batch is posted by now. */
 			outstanding_ -= static_cast<std::int64_t>(batch.size());
 			if (outstanding_ == 0)
 				work_.reset();
 			batch.clear();
+			if (slot->jobs.empty() && lts_held_fds > held_bound_) {
+				/* Idle while the torrents together hold too many
+				 * descriptors: this one gives its own back, still
+				 * on its strand, so no job of it can be using
+				 * them. */
+				g.unlock();
+				slot->st->release();
+				g.lock();
+			}
 			if (!slot->jobs.empty())
 				ready_.push_back(std::move(slot));
 			else

@@ -17,9 +17,15 @@ daemon is working:
 5. tpd run as nobody (its state directory and socket its own) downloads
    from an aria2c seeder and seeds to an aria2c leecher, both with the
    right SHA-1: the backend then switches to no other user.
+6. 1,500 torrents, each with a save directory checked at add: the
+   descriptors the daemon keeps below its download directory stay within
+   the backend's bound (a quarter of its descriptor limit, at most 1,024),
+   where before it kept one per torrent and ran out at 100,000 torrents.
 Needs root (to act as nobody); peers are aria2c on 127.0.0.1.
 """
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -333,6 +339,58 @@ def test_unprivileged_daemon_downloads_and_seeds(env):
              "SHA-1 of what aria2c got from tpd (as nobody)")
     check(d.alive(), "tpd (as nobody) died")
 
+
+
+def _fds_below(pid, top):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if t == top or t.startswith(top + "/"):
+            n += 1
+    return n
+
+
+def _nofile_soft(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                v = line.split()[3]
+                return None if v == "unlimited" else int(v)
+    return None
+
+
+@test
+def test_many_torrents_hold_bounded_descriptors(env):
+    torrents = 1500
+    d = env.start_daemon()
+    soft = _nofile_soft(d.proc.pid)
+    bound = 1024 if soft is None else min(1024, soft // 4)
+    check(torrents > bound + 200, "the limit (%s) leaves no room to show the bound" % soft)
+    with d.patron(timeout=120) as p:
+        tags = []
+        for i in range(torrents):
+            tb = T.make_torrent_bytes("fd%d.bin" % i, b"%d" % i * 10)
+            tags.append(p.request("create", torrent=base64.b64encode(tb).decode()))
+        for t in tags:
+            ev = p.answer(t)
+            check_eq(ev.get("type"), "NewTorrentCreated", "create %s" % json.dumps(ev)[:200])
+
+        def checked():
+            return all(st.get("state") not in ("checking_resume_data", "checking_files")
+                       for st in p.list())
+        T.wait_until(checked, 120, "every torrent to be checked")
+    top = os.path.realpath(d.downloads)
+    last = []
+
+    def within():
+        last.append(_fds_below(d.proc.pid, top))
+        return last[-1] <= bound + 64
+    T.wait_until(within, 30, "at most %d descriptors held below %s" % (bound + 64, top))
+    print("  %d torrents checked; descriptors below the download directory: %d "
+          "(bound %d, limit %s)" % (torrents, last[-1], bound, soft), flush=True)
 
 if __name__ == "__main__":
     T.main()
