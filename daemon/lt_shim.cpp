@@ -13,6 +13,7 @@
  * in try/catch and turns failures into a return code plus a malloc'd reason.
  */
 #include "lt_shim.h"
+#include "lt_keep_seeds.hpp"
 #include "lt_storage.hpp"
 #include "proto.h" /* TP_VERSION */
 #include "utf8.h"
@@ -466,6 +467,9 @@ std::vector<std::shared_ptr<lt::plugin>> lts_plugins(struct lts_config const *cf
 	if (!cfg->no_pex)
 		v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_pex_plugin));
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_smart_ban_plugin));
+	/* A libtorrent 2.0.8 defect drops a peer that just became a seed
+	 * although it has the piece we lack (lt_keep_seeds.cpp). */
+	v.push_back(lts_keep_seeds_plugin());
 	return v;
 }
 
