@@ -809,7 +809,7 @@ void lts_free(lts_session *s)
 }
 
 int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
-		      char **err)
+		      const struct lts_ip_range6 *r6, size_t n6, char **err)
 {
 	try {
 		lt::ip_filter f;
@@ -817,6 +817,13 @@ int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
 			f.add_rule(lt::address_v4(r[i].first),
 				   lt::address_v4(r[i].last),
 				   lt::ip_filter::blocked);
+		for (size_t i = 0; i < n6; i++) {
+			lt::address_v6::bytes_type a, b;
+			std::memcpy(a.data(), r6[i].first, a.size());
+			std::memcpy(b.data(), r6[i].last, b.size());
+			f.add_rule(lt::address_v6(a), lt::address_v6(b),
+				   lt::ip_filter::blocked);
+		}
 		/* libtorrent then disconnects the connected peers the new
 		 * filter blocks (torrent::ip_filter_updated). */
 		s->ses->set_ip_filter(std::move(f));

@@ -332,7 +332,7 @@ def test_blocklist(env):
         return (_delta(before_c, _snmp(hc), "Udp", "OutDatagrams")
                 + _delta(before_c, _snmp(hc), "Tcp", "ActiveOpens")) >= 3
     swarm.wait_until(c_shut_out, 90, "C to try the seeder again", interval=0.2)
-    check(T.tail(a.proc.log, 400).count("blocklist: 2 ranges applied") == 1,
+    check(T.tail(a.proc.log, 400).count("blocklist: 2 IPv4 and 0 IPv6 ranges applied") == 1,
           "the seeder's log does not say the new list was applied")
 
 
