@@ -359,8 +359,8 @@ class Swarm:
         TCP lose packets and back off on every burst of several flows; a
         much larger one adds hundreds of milliseconds of round trip that a
         BitTorrent request pipeline then has to cover.  Measured with these
-        values, six hosts, 256 MiB: 0-1,200 drops per host link for the
-        whole transfer, none lasting."""
+        values, six hosts, 256 MiB: 0 to about 3,000 packets dropped per
+        host link over the whole transfer, of 100,000-330,000 sent."""
         for ns, dev in ((host.ns, "eth0"), (self.bridge.ns, host.bridge_if)):
             r = subprocess.run(["tc", "-n", ns, "qdisc", "replace", "dev", dev, "root",
                                 "tbf", "rate", rate, "burst", burst, "latency", latency],
