@@ -5,7 +5,7 @@
 #   make run        tpd in the foreground: ./run/tpd.sock, ./var/
 #   make test       unit + integration tests (what .ci/run calls)
 #   make test-asan  the same suites built with ASan/UBSan
-#   make demo       a two-daemon swarm on loopback
+#   make demo       a two-daemon swarm on two namespace hosts (loopback without root)
 #   make bench      side-by-side timings
 #   make test-fresh make test from a clean clone in a new Debian 12 root
 #   make install    PREFIX=/usr/local DESTDIR=

@@ -92,9 +92,11 @@ def _aria2_leechers(sw, hosts, torrent, sha, timeout):
         os.makedirs(dl, exist_ok=True)
         mark = os.path.join(sw.workdir, "aria2c-%s.done" % h.name)
         hook = os.path.join(sw.workdir, "aria2c-%s.hook" % h.name)
+        # Written aside and renamed: aria2c may exit while its hook still
+        # runs, and a reader must never see the file half written.
         with open(hook, "w") as f:
-            f.write("#!/bin/sh\nexec python3 -c 'import time; print(time.time())' >%s\n"
-                    % mark)
+            f.write("#!/bin/sh\npython3 -c 'import time; print(time.time())' >%s.tmp"
+                    " && mv %s.tmp %s\n" % (mark, mark, mark))
         os.chmod(hook, 0o755)
         t0 = time.time()
         p = sw.aria2c(h, "leech-aria2c-" + h.name, torrent, dl, seed=False,
@@ -104,6 +106,8 @@ def _aria2_leechers(sw, hosts, torrent, sha, timeout):
     for p, dl, mark, t0 in runs:
         if p.wait(timeout) != 0:
             raise swarm.Broken("%s exited %s" % (p.name, p.p.returncode))
+        swarm.wait_until(lambda: os.path.exists(mark), 30,
+                         "%s's completion hook" % p.name)
         with open(mark) as f:
             out.append(float(f.read()) - t0)
         if swarm.sha1_file(os.path.join(dl, "bench.bin")) != sha:

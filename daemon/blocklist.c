@@ -4,6 +4,7 @@
  */
 #include "blocklist.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,10 +66,78 @@ static const char *bl_skip_blank(const char *s, const char *end)
 	return s;
 }
 
-/* One line (without its newline) -> a range; NULL, or the reason. */
-static const char *bl_line(const char *s, const char *end,
-			   struct blocklist_range *r)
+/* Reads an IPv6 address at *p (what inet_pton accepts: hex groups, '::',
+ * a dotted IPv4 tail); moves *p past it.  false if it is not one. */
+static bool bl_addr6(const char **p, const char *end, uint8_t out[16])
 {
+	/* The longest text form (INET6_ADDRSTRLEN counts its NUL); a longer
+	 * run of address characters is no address. */
+	char buf[INET6_ADDRSTRLEN];
+	size_t n = 0;
+	const char *s = *p;
+	while (s < end && *s != 0 && strchr("0123456789abcdefABCDEF:.", *s)) {
+		if (n + 1 >= sizeof buf)
+			return false;
+		buf[n++] = *s++;
+	}
+	buf[n] = 0;
+	if (!memchr(buf, ':', n) || inet_pton(AF_INET6, buf, out) != 1)
+		return false;
+	*p = s;
+	return true;
+}
+
+/* The IPv6 forms of a line, s at an address that bl_addr6 read into
+ * r->first: "/n", "-last" or nothing.  NULL, or the reason. */
+static const char *bl_line6(const char *s, const char *end,
+			    struct blocklist_range6 *r)
+{
+	s = bl_skip_blank(s, end);
+	if (s < end && *s == '/') {
+		s = bl_skip_blank(s + 1, end);
+		unsigned bits = 0;
+		int digits = 0;
+		while (s < end && *s >= '0' && *s <= '9' && digits < 4) {
+			bits = bits * 10 + (unsigned)(*s - '0');
+			s++;
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || bits > 128)
+			return "the prefix length after '/' must be 0 to 128";
+		memcpy(r->last, r->first, 16);
+		for (unsigned i = 0; i < 16; i++) {
+			unsigned keep = bits > i * 8 ? bits - i * 8 : 0;
+			uint8_t mask = keep >= 8 ? 0xff : (uint8_t)(0xff00u >> keep);
+			r->first[i] &= mask;
+			r->last[i] |= (uint8_t)~mask;
+		}
+	} else if (s < end && *s == '-') {
+		s = bl_skip_blank(s + 1, end);
+		if (!bl_addr6(&s, end, r->last))
+			return "expected the range's last IPv6 address after '-'";
+		if (memcmp(r->last, r->first, 16) < 0)
+			return "the range ends before it starts";
+	} else {
+		memcpy(r->last, r->first, 16);
+	}
+	s = bl_skip_blank(s, end);
+	if (s < end && *s != '#')
+		return "unexpected text after the range";
+	return NULL;
+}
+
+/* One line (without its newline) -> an IPv4 range (*v6 false) or an IPv6
+ * one (*v6 true); NULL, or the reason. */
+static const char *bl_line(const char *s, const char *end,
+			   struct blocklist_range *r,
+			   struct blocklist_range6 *r6, bool *v6)
+{
+	/* IPv6 first: a line that starts with one is never a P2P name. */
+	const char *a = s;
+	*v6 = bl_addr6(&a, end, r6->first);
+	if (*v6)
+		return bl_line6(a, end, r6);
+
 	/* P2P format: the name runs to the last ':' before the range (names
 	 * may themselves hold colons). */
 	const char *colon = NULL;
@@ -80,8 +149,8 @@ static const char *bl_line(const char *s, const char *end,
 	s = bl_skip_blank(s, end);
 	uint32_t first, last;
 	if (!bl_addr(&s, end, &first))
-		return "expected an IPv4 address (a.b.c.d/n, a.b.c.d-e.f.g.h "
-		       "or name:a.b.c.d-e.f.g.h)";
+		return "expected an address (a.b.c.d/n, a.b.c.d-e.f.g.h, "
+		       "name:a.b.c.d-e.f.g.h, or IPv6 x::y/n, x::y-x::z)";
 	s = bl_skip_blank(s, end);
 	if (s < end && *s == '/') {
 		s = bl_skip_blank(s + 1, end);
@@ -114,20 +183,17 @@ static const char *bl_line(const char *s, const char *end,
 	return NULL;
 }
 
-static int bl_push(struct blocklist *bl, size_t *cap,
-		   const struct blocklist_range *r)
+/* The array v of n elements of `size` bytes (capacity *cap) with room for
+ * one more, grown by doubling; NULL when out of memory (v is untouched). */
+static void *bl_grow(void *v, size_t n, size_t *cap, size_t size)
 {
-	if (bl->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 256;
-		struct blocklist_range *nr =
-			realloc(bl->ranges, ncap * sizeof *nr);
-		if (!nr)
-			return -1;
-		bl->ranges = nr;
+	if (n < *cap)
+		return v;
+	size_t ncap = *cap ? *cap * 2 : 256;
+	void *nv = realloc(v, ncap * size);
+	if (nv)
 		*cap = ncap;
-	}
-	bl->ranges[bl->n++] = *r;
-	return 0;
+	return nv;
 }
 
 int blocklist_parse(const char *file, const char *text, size_t len,
@@ -135,7 +201,7 @@ int blocklist_parse(const char *file, const char *text, size_t len,
 {
 	struct blocklist bl = {0};
 	struct bl_errors errs = {0};
-	size_t cap = 0;
+	size_t cap = 0, cap6 = 0;
 	size_t lineno = 0;
 	const char *p = text, *end = text + len;
 	*err = NULL;
@@ -148,20 +214,36 @@ int blocklist_parse(const char *file, const char *text, size_t len,
 		if (s == le || *s == '#')
 			continue;
 		struct blocklist_range r;
-		const char *why = bl_line(s, le, &r);
+		struct blocklist_range6 r6;
+		bool v6;
+		const char *why = bl_line(s, le, &r, &r6, &v6);
 		if (why) {
 			bl_complain(&errs, file, lineno, why);
 			continue;
 		}
-		if (bl_push(&bl, &cap, &r) < 0) {
-			free(bl.ranges);
+		void *room;
+		if (v6) {
+			room = bl_grow(bl.ranges6, bl.n6, &cap6, sizeof r6);
+			if (room) {
+				bl.ranges6 = room;
+				bl.ranges6[bl.n6++] = r6;
+			}
+		} else {
+			room = bl_grow(bl.ranges, bl.n, &cap, sizeof r);
+			if (room) {
+				bl.ranges = room;
+				bl.ranges[bl.n++] = r;
+			}
+		}
+		if (!room) {
+			blocklist_free(&bl);
 			free(errs.text);
 			*err = strdup("out of memory reading the blocklist");
 			return -1;
 		}
 	}
 	if (errs.count) {
-		free(bl.ranges);
+		blocklist_free(&bl);
 		if (errs.count > BLOCKLIST_MAX_REPORTED) {
 			char *more = NULL;
 			if (asprintf(&more, "%s\n%s: %zu more bad lines",
@@ -233,6 +315,15 @@ int blocklist_contains(const struct blocklist *bl, uint32_t addr)
 	return 0;
 }
 
+int blocklist_contains6(const struct blocklist *bl, const uint8_t addr[16])
+{
+	for (size_t i = 0; i < bl->n6; i++)
+		if (memcmp(addr, bl->ranges6[i].first, 16) >= 0
+		    && memcmp(addr, bl->ranges6[i].last, 16) <= 0)
+			return 1;
+	return 0;
+}
+
 void blocklist_free(struct blocklist *bl)
 {
 	if (!bl)
@@ -240,4 +331,7 @@ void blocklist_free(struct blocklist *bl)
 	free(bl->ranges);
 	bl->ranges = NULL;
 	bl->n = 0;
+	free(bl->ranges6);
+	bl->ranges6 = NULL;
+	bl->n6 = 0;
 }

@@ -807,23 +807,30 @@ static void engine_release_held(struct engine *e)
 /* Gives libtorrent the ranges as its IP filter (takes bl over). */
 static void engine_apply_blocklist(struct engine *e, struct blocklist *bl)
 {
-	size_t n = bl ? bl->n : 0;
+	size_t n = bl ? bl->n : 0, n6 = bl ? bl->n6 : 0;
 	struct lts_ip_range *r = n ? calloc(n, sizeof *r) : NULL;
+	struct lts_ip_range6 *r6 = n6 ? calloc(n6, sizeof *r6) : NULL;
 	char *err = NULL;
-	if (n && !r) {
+	if ((n && !r) || (n6 && !r6)) {
 		log_error("blocklist: out of memory; the old one stays");
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			r[i].first = bl->ranges[i].first;
 			r[i].last = bl->ranges[i].last;
 		}
-		if (lts_set_ip_filter(e->lts, r, n, &err) < 0)
+		for (size_t i = 0; i < n6; i++) {
+			memcpy(r6[i].first, bl->ranges6[i].first, 16);
+			memcpy(r6[i].last, bl->ranges6[i].last, 16);
+		}
+		if (lts_set_ip_filter(e->lts, r, n, r6, n6, &err) < 0)
 			log_error("blocklist: %s", err ? err : "not applied");
 		else
-			log_info("blocklist: %zu ranges applied", n);
+			log_info("blocklist: %zu IPv4 and %zu IPv6 ranges applied",
+				 n, n6);
 	}
 	free(err);
 	free(r);
+	free(r6);
 	blocklist_free(bl);
 	free(bl);
 }

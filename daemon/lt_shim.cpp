@@ -14,6 +14,7 @@
  * in try/catch and turns failures into a return code plus a malloc'd reason.
  */
 #include "lt_shim.h"
+#include "lt_keep_seeds.hpp"
 #include "lt_shim_int.hpp"
 #include "lt_storage.hpp"
 #include "queue.h"
@@ -404,6 +405,9 @@ std::vector<std::shared_ptr<lt::plugin>> lts_plugins()
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_metadata_plugin));
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_ut_pex_plugin));
 	v.push_back(std::make_shared<lts_torrent_ext>(lt::create_smart_ban_plugin));
+	/* A libtorrent 2.0.8 defect drops a peer that just became a seed
+	 * although it has the piece we lack (lt_keep_seeds.cpp). */
+	v.push_back(lts_keep_seeds_plugin());
 	return v;
 }
 
@@ -751,7 +755,7 @@ void lts_free(lts_session *s)
 }
 
 int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
-		      char **err)
+		      const struct lts_ip_range6 *r6, size_t n6, char **err)
 {
 	try {
 		lt::ip_filter f;
@@ -759,6 +763,13 @@ int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
 			f.add_rule(lt::address_v4(r[i].first),
 				   lt::address_v4(r[i].last),
 				   lt::ip_filter::blocked);
+		for (size_t i = 0; i < n6; i++) {
+			lt::address_v6::bytes_type a, b;
+			std::memcpy(a.data(), r6[i].first, a.size());
+			std::memcpy(b.data(), r6[i].last, b.size());
+			f.add_rule(lt::address_v6(a), lt::address_v6(b),
+				   lt::ip_filter::blocked);
+		}
 		/* libtorrent then disconnects the connected peers the new
 		 * filter blocks (torrent::ip_filter_updated). */
 		s->ses->set_ip_filter(std::move(f));

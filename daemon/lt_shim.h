@@ -80,13 +80,17 @@ lts_session *lts_new(const struct lts_config *cfg, char **err);
 /* Aborts the session and waits for libtorrent's threads to finish. */
 void lts_free(lts_session *s);
 /* Replaces the session's IP filter with these IPv4 ranges (inclusive,
- * host byte order): no connection to or from them, and the peers already
- * connected from them are dropped.  n = 0 clears it.  0 or -1 (*err). */
+ * host byte order) and IPv6 ranges (inclusive, network byte order): no
+ * connection to or from them, and the peers already connected from them
+ * are dropped.  n = n6 = 0 clears it.  0 or -1 (*err). */
 struct lts_ip_range {
 	uint32_t first, last;
 };
+struct lts_ip_range6 {
+	unsigned char first[16], last[16];
+};
 int lts_set_ip_filter(lts_session *s, const struct lts_ip_range *r, size_t n,
-		      char **err);
+		      const struct lts_ip_range6 *r6, size_t n6, char **err);
 /* A descriptor that becomes readable when alerts are waiting.  The engine
  * polls it, then calls lts_drain(), which also clears it. */
 int lts_alert_fd(lts_session *s);

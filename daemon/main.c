@@ -222,7 +222,8 @@ static void main_reload_blocklist(struct tpd *t, const char *path)
 		free(err);
 		return;
 	}
-	log_info("SIGHUP: blocklist %s: %zu ranges", path, bl->n);
+	log_info("SIGHUP: blocklist %s: %zu IPv4 and %zu IPv6 ranges", path,
+		 bl->n, bl->n6);
 	free(t->opt.blocklist);
 	t->opt.blocklist = strdup(path);
 	engine_set_blocklist(t->eng, bl);
@@ -546,7 +547,8 @@ int main(int argc, char **argv)
 			log_error("%s", err ? err : "bad blocklist");
 			goto out;
 		}
-		log_info("blocklist %s: %zu ranges", t.opt.blocklist, bl->n);
+		log_info("blocklist %s: %zu IPv4 and %zu IPv6 ranges",
+			 t.opt.blocklist, bl->n, bl->n6);
 	}
 	if (t.opt.utp) {
 		char *advice = NULL;

@@ -2,8 +2,8 @@
  * fuzz_blocklist.c - libFuzzer target for the --blocklist reader
  * (blocklist_parse in daemon/blocklist.c) and the peer-side list checks
  * (daemon/peernet.c).  The input is a blocklist file's bytes (not NUL
- * terminated: the parser is given the length) and, up to its first NUL, a
- * listen or HOST:PORT list.  Whatever it holds, parsing returns 0 with
+ * terminated: the parser is given the length; IPv4 and IPv6 lines) and,
+ * up to its first NUL, a listen or HOST:PORT list.  Whatever it holds, parsing returns 0 with
  * ranges whose first address is not after their last, or -1 with a
  * message; nothing is read past the input.  Single-threaded fuzzer process.
  */
@@ -39,8 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < bl.n; i++)
 			if (bl.ranges[i].first > bl.ranges[i].last)
 				fuzz_blocklist_die("a range ends before it starts");
+		for (size_t i = 0; i < bl.n6; i++)
+			if (memcmp(bl.ranges6[i].first, bl.ranges6[i].last, 16) > 0)
+				fuzz_blocklist_die("an IPv6 range ends before it starts");
 	} else if (r == -1) {
-		if (!err || !*err || bl.n || bl.ranges)
+		if (!err || !*err || bl.n || bl.ranges || bl.n6 || bl.ranges6)
 			fuzz_blocklist_die("failure without a message, or with ranges");
 	} else {
 		fuzz_blocklist_die("result is neither 0 nor -1");

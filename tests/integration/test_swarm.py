@@ -332,8 +332,53 @@ def test_blocklist(env):
         return (_delta(before_c, _snmp(hc), "Udp", "OutDatagrams")
                 + _delta(before_c, _snmp(hc), "Tcp", "ActiveOpens")) >= 3
     swarm.wait_until(c_shut_out, 90, "C to try the seeder again", interval=0.2)
-    check(T.tail(a.proc.log, 400).count("blocklist: 2 ranges applied") == 1,
+    check(T.tail(a.proc.log, 400).count("blocklist: 2 IPv4 and 0 IPv6 ranges applied") == 1,
           "the seeder's log does not say the new list was applied")
+
+
+def _give_ipv6(host):
+    """A unique-local IPv6 address for host on the bridge (no duplicate
+    address detection, so it is usable at once); returns it.  Given before
+    tpd starts, which listens on the addresses it finds then."""
+    addr = "fd77::%d" % host.index
+    host.run(["ip", "addr", "add", addr + "/64", "dev", "eth0", "nodad"])
+    return addr
+
+
+@test
+@_run
+def test_blocklist_ipv6(env):
+    """An IPv6 range in --blocklist: a listed host dialling over IPv6 never
+    gets a connection, while an unlisted one downloads over IPv6 from the
+    same daemon."""
+    sw = _swarm(env, 3)
+    ha, hb, hc = sw.hosts
+    a6, b6, _ = (_give_ipv6(h) for h in sw.hosts)
+    bl = env.path("blocklist6")
+    with open(bl, "w") as f:
+        f.write("# B alone, in two of the IPv6 forms\n%s/128\n%s-%s\n" % (b6, b6, b6))
+    quiet = ["--no-dht", "--no-lsd", "--no-utp"]
+    a = sw.tpd(ha, "a", quiet + ["--blocklist", bl])
+    check(T.tail(a.proc.log, 100).count("0 IPv4 and 2 IPv6 ranges") >= 1,
+          "the seeder's log does not count the IPv6 ranges")
+    torrent, ih, sha, src = _own_torrent(env, size=8 * T.MIB)
+    _seeding(a, torrent, src)
+    seeder = "[%s]:6881" % a6
+    c = sw.tpd(hc, "c", quiet)
+    tid_c, got_c = _fetch(env, c, torrent, peers=[seeder])
+    c.wait_complete(tid_c, T_TRANSFER)
+    check_eq(T.sha1_file(got_c), sha, "SHA-1 of C's copy (over IPv6)")
+    b = sw.tpd(hb, "b", quiet)
+    before_b = _snmp(hb)
+    tid_b, _ = _fetch(env, b, torrent, peers=[seeder])
+
+    def b_shut_out():
+        check_eq(b.status(tid_b).get("done_bytes"), 0, "bytes B received")
+        check(hb.addr not in ha.tcp_peers(6881) and b6 not in ha.tcp_peers(6881),
+              "the seeder holds a connection from B")
+        return _delta(before_b, _snmp(hb), "Tcp", "ActiveOpens") >= 2
+    swarm.wait_until(b_shut_out, 90, "B to dial the seeder twice", interval=0.2)
+    check_eq(b.status(tid_b).get("peers"), 0, "peers of B")
 
 
 def _pex(env, later):

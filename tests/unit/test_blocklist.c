@@ -1,6 +1,7 @@
 /*
  * test_blocklist.c - unit tests of daemon/blocklist.c: every line form
- * (CIDR, range, P2P name:range, one address), comments and blank lines,
+ * (CIDR, range, P2P name:range, one address; IPv6 CIDR, range and one
+ * address, mixed with IPv4 in one file), comments and blank lines,
  * leading zeros, CRLF, a missing final newline, and bad lines refused with
  * FILE:LINE reasons (all of them in one pass, bounded).  Also
  * daemon/peernet.c: listen lists, loopback detection, HOST:PORT lists and
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "blocklist.h"
@@ -43,6 +45,8 @@ static char *tb_bad(const char *text)
 	assert_non_null(err);
 	assert_int_equal(bl.n, 0);
 	assert_null(bl.ranges);
+	assert_int_equal(bl.n6, 0);
+	assert_null(bl.ranges6);
 	return err;
 }
 
@@ -77,6 +81,64 @@ static void test_forms(void **state)
 	assert_null(bl.ranges);
 }
 
+static void tb_v6(const char *text, uint8_t out[16])
+{
+	if (inet_pton(AF_INET6, text, out) != 1)
+		fail_msg("bad test address %s", text);
+}
+
+static void test_ipv6(void **state)
+{
+	struct blocklist bl = tb_ok(
+		"# both families in one file\n"
+		"2001:db8::/32\n"
+		"10.0.0.0/8\n"
+		"fe80::1 - fe80::ff   # a range\n"
+		"::1\n"
+		"2001:db8:1:2:3:4:5:6/60\n"
+		"::ffff:1.2.3.4/128\n"
+		"::/0\n");
+	assert_int_equal(bl.n, 1);
+	assert_int_equal(bl.n6, 6);
+	uint8_t a[16], b[16];
+	tb_v6("2001:db8::", a);
+	tb_v6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", b);
+	assert_memory_equal(bl.ranges6[0].first, a, 16);
+	assert_memory_equal(bl.ranges6[0].last, b, 16);
+	tb_v6("fe80::1", a);
+	tb_v6("fe80::ff", b);
+	assert_memory_equal(bl.ranges6[1].first, a, 16);
+	assert_memory_equal(bl.ranges6[1].last, b, 16);
+	tb_v6("::1", a);
+	assert_memory_equal(bl.ranges6[2].first, a, 16);
+	assert_memory_equal(bl.ranges6[2].last, a, 16);
+	/* A prefix that is not a multiple of 8 bits, host bits set. */
+	tb_v6("2001:db8:1::", a);
+	tb_v6("2001:db8:1:f:ffff:ffff:ffff:ffff", b);
+	assert_memory_equal(bl.ranges6[3].first, a, 16);
+	assert_memory_equal(bl.ranges6[3].last, b, 16);
+	tb_v6("::ffff:1.2.3.4", a);
+	assert_memory_equal(bl.ranges6[4].first, a, 16);
+	memset(a, 0, 16);
+	memset(b, 0xff, 16);
+	assert_memory_equal(bl.ranges6[5].first, a, 16);
+	assert_memory_equal(bl.ranges6[5].last, b, 16);
+	blocklist_free(&bl);
+	assert_null(bl.ranges6);
+	assert_int_equal(bl.n6, 0);
+
+	bl = tb_ok("2001:db8::/32\n");
+	tb_v6("2001:db8:ffff::1", a);
+	assert_true(blocklist_contains6(&bl, a));
+	tb_v6("2001:db9::", a);
+	assert_false(blocklist_contains6(&bl, a));
+	tb_v6("2001:db7:ffff::", a);
+	assert_false(blocklist_contains6(&bl, a));
+	/* An IPv6 list blocks no IPv4 address, and the other way round. */
+	assert_false(blocklist_contains(&bl, IP(32, 1, 13, 184)));
+	blocklist_free(&bl);
+}
+
 /* A CIDR block with host bits set still means the whole block. */
 static void test_cidr_host_bits(void **state)
 {
@@ -102,8 +164,13 @@ static void test_bad_lines(void **state)
 	static const char *const bad[] = {
 		"1.2.3\n", "1.2.3.256\n", "1.2.3.4/33\n", "1.2.3.4/\n",
 		"1.2.3.9-1.2.3.4\n", "1.2.3.4-\n", "1.2.3.4 junk\n",
-		"::1\n", "fe80::/10\n", "name:\n", "1.2.3.4/8/8\n",
+		"name:\n", "1.2.3.4/8/8\n",
 		"0001.2.3.4\n", "1..2.3\n", "-1.2.3.4\n",
+		"fe80::/129\n", "fe80::/\n", "2001:db8::9-2001:db8::1\n",
+		"2001:db8::1-\n", "2001:db8::1-1.2.3.4\n", "2001:db8::1 x\n",
+		"1:2:3:4:5:6:7:8:9\n", "2001:db8:::1\n", "fe80::/0128\n",
+		"name:2001:db8::1-2001:db8::2\n",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1111\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char *err = tb_bad(bad[i]);
@@ -256,6 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_cidr_host_bits),
+		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_all_errors_bounded),
