@@ -10,6 +10,16 @@
  *       OPS is "list", "status" or "mix" (alternating list and status of
  *       STATUS_ID).  Prints one line: requests, seconds, req/s, p50, p99
  *       and max latency in milliseconds.
+ *   rpcload rpc SOCKET PATRONS REQUESTS SECONDS OPS STATUS_ID PACE_MS
+ *       Open loop, as users see it: each connection sends one request every
+ *       PACE_MS milliseconds (connection i starting i/PATRONS of a period
+ *       late, so the sends are staggered), whether or not the daemon kept
+ *       up.  Latency is counted from when the request was due, so a stall
+ *       shows in full rather than hiding behind the requests it delayed.
+ *       With RPCLOAD_TRACE=FILE in the environment, writes one line per
+ *       answer to FILE: when it was due (CLOCK_MONOTONIC seconds, as
+ *       Python's time.monotonic()) and its latency in milliseconds, so a
+ *       caller can keep only those due while something else ran.
  *   rpcload add SOCKET CONNS COUNT SECONDS
  *       COUNT magnet creates with random info-hashes spread over CONNS
  *       connections, pipelined (at most WINDOW unanswered per connection,
@@ -58,10 +68,13 @@ struct rpcload_job {
 	const char *gid;
 	long status_id;
 	long requests;		/* per thread */
+	double pace;		/* open loop: seconds between sends, 0 closed */
+	double start;		/* open loop: when the first is due */
 	double deadline;	/* monotonic seconds */
 	unsigned seed;
 	/* results */
 	double *lat;		/* milliseconds, one per answered request */
+	double *due;		/* monotonic seconds each was sent or due */
 	long done;
 	long failed;
 	bool broken;
@@ -218,6 +231,18 @@ static void *rpcload_rpc_thread(void *arg)
 		double t0 = rpcload_now();
 		char *line;
 
+		if (j->pace > 0) {
+			double due = j->start + i * j->pace;
+			struct timespec ts;
+
+			if (due > t0) {
+				ts.tv_sec = (time_t)(due - t0);
+				ts.tv_nsec = (long)((due - t0 - ts.tv_sec) * 1e9);
+				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+					;
+			}
+			t0 = due;
+		}
 		if (rpcload_send_all(fd, req, (size_t)n) < 0) {
 			rpcload_fail(j, "send");
 			break;
@@ -231,6 +256,7 @@ static void *rpcload_rpc_thread(void *arg)
 				goto out;
 			}
 		}
+		j->due[j->done] = t0;
 		j->lat[j->done++] = (rpcload_now() - t0) * 1000;
 		if (rpcload_bad(line))
 			j->failed++;
@@ -454,7 +480,7 @@ static int rpcload_cmp(const void *a, const void *b)
 
 static int rpcload_usage(void)
 {
-	fprintf(stderr, "usage: rpcload rpc SOCKET PATRONS REQUESTS SECONDS list|status|mix STATUS_ID\n"
+	fprintf(stderr, "usage: rpcload rpc SOCKET PATRONS REQUESTS SECONDS list|status|mix STATUS_ID [PACE_MS]\n"
 			"       rpcload add SOCKET CONNS COUNT SECONDS\n"
 			"       rpcload lines SOCKET FILE WINDOW SECONDS\n"
 			"       rpcload aria2 PORT PATRONS REQUESTS SECONDS GID\n");
@@ -503,7 +529,8 @@ int main(int argc, char **argv)
 	aria2 = strcmp(argv[1], "aria2") == 0;
 	if (!add && !aria2 && strcmp(argv[1], "rpc") != 0)
 		return rpcload_usage();
-	if ((!add && argc != (aria2 ? 7 : 8)) || (add && argc != 6))
+	if ((!add && !(argc == (aria2 ? 7 : 8) || (!aria2 && argc == 9))) ||
+	    (add && argc != 6))
 		return rpcload_usage();
 	threads = atol(argv[3]);
 	requests = atol(argv[4]);
@@ -529,8 +556,13 @@ int main(int argc, char **argv)
 			j->ops = argv[6];
 			j->gid = argv[6];
 			j->status_id = aria2 ? 0 : atol(argv[7]);
+			if (argc == 9) {
+				j->pace = atof(argv[8]) / 1000;
+				j->start = t0 + 0.01 + j->pace * (double)i / (double)threads;
+			}
 			j->lat = calloc((size_t)requests, sizeof(double));
-			if (!j->lat)
+			j->due = calloc((size_t)requests, sizeof(double));
+			if (!j->lat || !j->due)
 				return 1;
 		}
 		if (pthread_create(&tids[i], NULL, add ? rpcload_add_thread
@@ -555,10 +587,24 @@ int main(int argc, char **argv)
 		       done, failed, broken, elapsed, done / elapsed);
 	} else {
 		double *all = malloc(sizeof(double) * (size_t)(done ? done : 1));
+		const char *trace = getenv("RPCLOAD_TRACE");
 		long k = 0;
 
 		if (!all)
 			return 1;
+		if (trace && *trace) {
+			FILE *f = fopen(trace, "w");
+
+			if (!f) {
+				fprintf(stderr, "rpcload: cannot write %s: %s\n", trace,
+					strerror(errno));
+				return 1;
+			}
+			for (long i = 0; i < threads; i++)
+				for (long r = 0; r < jobs[i].done; r++)
+					fprintf(f, "%.6f %.4f\n", jobs[i].due[r], jobs[i].lat[r]);
+			fclose(f);
+		}
 		for (long i = 0; i < threads; i++)
 			for (long r = 0; r < jobs[i].done; r++)
 				all[k++] = jobs[i].lat[r];

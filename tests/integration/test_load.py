@@ -13,6 +13,16 @@ hello and list, then 100 more while those are open (past the default
 List) or refused cleanly (one Error busy line, then end of stream).  Then
 all are closed abruptly, some mid-line and some with unread answers, and
 the daemon's descriptor count (/proc/PID/fd) must return to its baseline.
+
+test_flood_fairness: one patron pipelines FLOOD `info` requests (answered
+on the loop itself, so nothing but the loop's fairness orders them); once
+its first answer is back, another patron sends one `info`.  That answer
+must come before the flood's last one (the loop reads a bounded amount
+per connection per turn, so a request waits behind at most a turn of the
+flood, never the whole of it), and the flood's answers must come
+one per request, in order.  Checked by the order of events; it could pass
+by luck if the daemon happened to read the flood in small pieces, but it
+cannot fail on a daemon that is fair.
 """
 
 import base64
@@ -325,6 +335,55 @@ def _close_abruptly(socks):
         except OSError:
             pass
         s.close()
+
+
+FLOOD = 20000
+
+
+@test
+def test_flood_fairness(env):
+    d = env.start_daemon()
+    flood = Patron(d.sock, timeout=120)
+    other = Patron(d.sock, timeout=120)
+    first = threading.Event()
+    seen = {"n": 0, "last": None, "bad": None}
+
+    def read_flood():
+        try:
+            while seen["n"] < FLOOD:
+                ev = flood.next(lambda e: "tag" in e, 120, "a flood answer")
+                if ev.get("type") != "Info" or ev.get("tag") != seen["n"]:
+                    seen["bad"] = "answer %d of the flood: %s" % (seen["n"], T._short(ev))
+                    break
+                seen["n"] += 1
+                first.set()
+            seen["last"] = time.monotonic()
+        except Exception as e:  # reported below
+            seen["bad"] = "reading the flood: %r" % e
+        first.set()
+
+    data = b"".join(b'{"op":"info","tag":%d}\n' % i for i in range(FLOOD))
+    sender = threading.Thread(target=flood.send, args=(data,))
+    reader = threading.Thread(target=read_flood)
+    with flood, other:
+        other.expect("hello", "Hello")
+        reader.start()
+        sender.start()
+        check(first.wait(60), "no answer to the flood within 60 s")
+        t0 = time.monotonic()
+        other.expect("info", "Info")
+        answered = time.monotonic()
+        at = seen["n"]
+        sender.join(120)
+        reader.join(120)
+        check(seen["bad"] is None, seen["bad"] or "")
+        check_eq(seen["n"], FLOOD, "flood answers")
+        check(answered < seen["last"],
+              "the other patron's info was answered only after the whole flood "
+              "(%d answers of %d were back when it was)" % (at, FLOOD))
+        print("  other patron answered in %.1f ms, after %d of the flood's %d answers"
+              % ((answered - t0) * 1000, at, FLOOD), flush=True)
+    check(d.alive(), "the daemon died")
 
 
 @test
