@@ -694,6 +694,28 @@ void lts_dispatch(lts_session *s, struct lts_sink const *sink, lt::alert *a)
 	}
 }
 
+/* Before the session ends: takes every torrent out, the download queue's
+ * last first.  libtorrent's teardown aborts the torrents in its own order,
+ * and each one leaving the queue renumbers all behind it (a state update
+ * each): O(n^2), over 3 minutes at 100,000 torrents.  Leaving from the back
+ * nothing is behind.  The state is saved by now; removal keeps the data. */
+void lts_remove_from_back(lts_session *s)
+{
+	try {
+		std::vector<lt::torrent_status> all = s->ses->get_torrent_status(
+			[](lt::torrent_status const &) { return true; },
+			lt::status_flags_t{});
+		std::sort(all.begin(), all.end(),
+			  [](lt::torrent_status const &a, lt::torrent_status const &b) {
+				  return a.queue_position > b.queue_position;
+			  });
+		for (auto const &st : all)
+			s->ses->remove_torrent(st.handle);
+	} catch (...) {
+		/* the teardown still ends them, only slower */
+	}
+}
+
 /* Runs fn on a torrent's handle: -1 with *err for an unknown id or when
  * libtorrent throws (e.g. the handle died meanwhile). */
 template <typename Fn>
@@ -780,6 +802,7 @@ void lts_free(lts_session *s)
 		return;
 	try {
 		if (s->ses) {
+			lts_remove_from_back(s);
 			/* The proxy's destructor waits for disk threads and the
 			 * "stopped" announces; the notifier may fire until then,
 			 * so the wake-up queue is destroyed only afterwards. */
