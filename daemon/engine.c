@@ -808,6 +808,7 @@ static void engine_restore(struct engine *e)
 	e->restored = 0;
 	for (size_t i = 0; i < nm; i++) {
 		struct store_meta *m = metas[i];
+		store_hold(e->store); /* until the next engine_sync() */
 		if (engine_restore_post(e, m, unclean, true) < 0) {
 			store_meta_free(m);
 			free(m);
@@ -816,6 +817,7 @@ static void engine_restore(struct engine *e)
 		if (lts_add_pending(e->lts) >= ENGINE_RESTORE_INFLIGHT)
 			engine_restore_wait(e, ENGINE_RESTORE_INFLIGHT / 2);
 	}
+	engine_sync(e);
 	engine_restore_wait(e, 0);
 	ok = e->restored;
 	struct lts_sink sink = {.ctx = e, .status = engine_on_restore_status};
