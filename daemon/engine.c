@@ -36,6 +36,12 @@
 #define ENGINE_BATCH 256
 /* How long SIGTERM waits for libtorrent to hand over resume data. */
 #define ENGINE_SHUTDOWN_SAVE_MS 10000
+/* Restore: adds posted to libtorrent and not yet answered, at most (each
+ * holds its parsed .torrent and an alert slot until answered).  And how
+ * long libtorrent may go without answering any before the rest are given
+ * up as not restored. */
+#define ENGINE_RESTORE_INFLIGHT 1024
+#define ENGINE_RESTORE_STALL_MS 60000
 
 struct engine_cmd *engine_cmd_new(enum engine_cmd_type type)
 {
@@ -314,7 +320,11 @@ static void engine_on_listening(void *ctx)
 	engine_steer_announce(e);
 }
 
+static void engine_on_added(void *ctx, int64_t id, const char *name,
+			    const char *info_hash, const char *error);
+
 static const struct lts_sink engine_sink_proto = {
+	.added = engine_on_added,
 	.status = engine_on_status,
 	.finished = engine_on_finished,
 	.metadata = engine_on_metadata,
@@ -539,10 +549,18 @@ static void engine_do(struct engine *e, struct engine_cmd *c)
 
 /* --- bringing saved torrents back ------------------------------------- */
 
-/* Adds one saved torrent: with its resume data when that is usable, else
- * from its .torrent (or magnet) with a full check of the data on disk. */
-static int engine_restore_one(struct engine *e, struct store_meta *m,
-			      bool unclean)
+/* A saved torrent posted to libtorrent, until its answer. */
+struct engine_restoring {
+	struct store_meta *m;
+	bool recheck;     /* check the data on disk once it is in */
+	bool had_resume;  /* refused with resume data: try without */
+};
+
+/* Posts one saved torrent: with its resume data when that is usable, else
+ * from its .torrent (or magnet) with a full check of the data on disk.
+ * The answer comes to engine_on_added. */
+static int engine_restore_post(struct engine *e, struct store_meta *m,
+			       bool unclean, bool use_resume)
 {
 	char *err = NULL;
 	size_t tlen = 0, rlen = 0;
@@ -553,8 +571,9 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 		free(err);
 		err = NULL;
 	}
-	unsigned char *res = store_load_blob(e->store, m->id, "resume", &rlen,
-					     &err);
+	unsigned char *res = use_resume ? store_load_blob(e->store, m->id,
+							  "resume", &rlen, &err)
+					: NULL;
 	if (err) {
 		log_warn("torrent %lld: %s", (long long)m->id, err);
 		free(err);
@@ -575,28 +594,22 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 		.pex = e->sess.pex,
 		.owner = (uint32_t)m->owner,
 	};
-	struct lts_added added;
-	memset(&added, 0, sizeof added);
-	enum lts_add_result r = res ? lts_add(e->lts, &p, &added, &err)
-				    : LTS_ADD_FAIL;
+	int rc = res ? lts_add_async(e->lts, &p, &err) : -1;
 	bool recheck = false;
-	if (r == LTS_ADD_FAIL) {
+	if (rc < 0) {
 		if (res)
 			log_warn("torrent %lld: resume data unusable (%s); "
 				 "re-checking its data from its %s",
 				 (long long)m->id, err ? err : "?",
 				 tor ? ".torrent" : "magnet");
-		else if (tor)
+		else if (tor && use_resume)
 			log_warn("torrent %lld: no resume data; re-checking "
 				 "its data", (long long)m->id);
 		free(err);
 		err = NULL;
-		lts_added_free(&added);
-		memset(&added, 0, sizeof added);
 		p.resume = NULL;
 		p.resume_len = 0;
-		r = (tor || m->magnet) ? lts_add(e->lts, &p, &added, &err)
-				       : LTS_ADD_FAIL;
+		rc = (tor || m->magnet) ? lts_add_async(e->lts, &p, &err) : -1;
 		recheck = tor != NULL;
 	} else if (unclean && !m->complete) {
 		/* Pieces verified after the last resume save are on disk
@@ -605,27 +618,140 @@ static int engine_restore_one(struct engine *e, struct store_meta *m,
 		log_info("torrent %lld: the daemon stopped uncleanly; "
 			 "re-checking its data", (long long)m->id);
 	}
+	bool had_resume = res != NULL && rc == 0 && !recheck;
+	bool fallback = tor || m->magnet;
 	free(tor);
 	free(res);
-	if (r != LTS_ADD_OK) {
-		log_error("torrent %lld cannot be restored: %s", (long long)m->id,
-			  r == LTS_ADD_DUPLICATE ? "a duplicate of another"
-						 : err ? err : "no .torrent, "
-							     "magnet or resume data");
+	struct engine_restoring *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
+	if (r) {
+		r->m = m;
+		r->recheck = recheck;
+		r->had_resume = had_resume && fallback;
+		if (idmap_put(&e->restoring, m->id, r) == 0)
+			return 0;
+		free(r);
+		/* libtorrent will answer for a torrent we no longer wait
+		 * for: take it out again. */
+		lts_remove(e->lts, m->id, false, NULL);
 		free(err);
-		lts_added_free(&added);
-		return -1;
+		err = strdup("out of memory");
 	}
-	if (recheck && lts_force_recheck(e->lts, m->id, &err) < 0) {
-		log_warn("torrent %lld: %s", (long long)m->id, err);
+	log_error("torrent %lld cannot be restored: %s", (long long)m->id,
+		  err ? err : rc == 0 ? "out of memory"
+				      : "no .torrent, magnet or resume data");
+	free(err);
+	return -1;
+}
+
+/* libtorrent's answer to a restore post (sink->added). */
+static void engine_on_added(void *ctx, int64_t id, const char *name,
+			    const char *info_hash, const char *error)
+{
+	struct engine *e = ctx;
+	struct engine_restoring *r = idmap_del(&e->restoring, id);
+	if (!r) {
+		/* given up on (engine_restore_wait): no state goes with it */
+		if (!error)
+			lts_remove(e->lts, id, false, NULL);
+		return;
+	}
+	struct store_meta *m = r->m;
+	if (error && r->had_resume) {
+		log_warn("torrent %lld: refused with its resume data (%s); "
+			 "re-checking its data", (long long)id, error);
+		free(r);
+		if (engine_restore_post(e, m, false, false) < 0) {
+			store_meta_free(m);
+			free(m);
+		}
+		return;
+	}
+	bool recheck = r->recheck;
+	free(r);
+	if (error) {
+		log_error("torrent %lld cannot be restored: %s", (long long)id,
+			  error);
+		store_meta_free(m);
+		free(m);
+		return;
+	}
+	char *err = NULL;
+	if (recheck && lts_force_recheck(e->lts, id, &err) < 0) {
+		log_warn("torrent %lld: %s", (long long)id, err);
 		free(err);
 	}
-	if (!m->name && added.name)
-		m->name = strdup(added.name);
-	if (!m->info_hash)
-		m->info_hash = strdup(added.info_hash);
-	lts_added_free(&added);
-	return 0;
+	if (!m->name && name)
+		m->name = strdup(name);
+	if (!m->info_hash && info_hash)
+		m->info_hash = strdup(info_hash);
+	if (idmap_put(&e->metas, id, m) < 0) {
+		log_error("torrent %lld cannot be restored: out of memory",
+			  (long long)id);
+		lts_remove(e->lts, id, false, NULL);
+		store_meta_free(m);
+		free(m);
+		return;
+	}
+	e->restored++;
+	struct engine_event *ev = engine_event_new(EV_RESTORED, 0);
+	ev->id = m->id;
+	ev->owner = m->owner;
+	snprintf(ev->info_hash, sizeof ev->info_hash, "%s",
+		 m->info_hash ? m->info_hash : "");
+	ev->name = engine_strdup(m->name);
+	ev->save_path = strdup(m->save_path);
+	engine_emit(e, ev);
+}
+
+/* The restore's status pass: as engine_push_status, for all at once. */
+static void engine_on_restore_status(void *ctx, const struct lts_status *st)
+{
+	struct engine *e = ctx;
+	struct engine_event *ev = engine_event_new(EV_STATUS, 0);
+	ev->id = st->id;
+	engine_status_copy(e, &ev->status, st);
+	engine_emit(e, ev);
+}
+
+/* Drains answers until at most `left` posts wait.  Gives the rest up when
+ * libtorrent answers none for ENGINE_RESTORE_STALL_MS. */
+static void engine_restore_wait(struct engine *e, size_t left)
+{
+	struct pollfd pfd = {.fd = lts_alert_fd(e->lts), .events = POLLIN};
+	struct timespec last, now;
+	clock_gettime(CLOCK_MONOTONIC, &last);
+	size_t before = lts_add_pending(e->lts);
+	while (lts_add_pending(e->lts) > left) {
+		if (poll(&pfd, 1, 1000) > 0)
+			engine_drain(e);
+		size_t waiting = lts_add_pending(e->lts);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (waiting < before) {
+			before = waiting;
+			last = now;
+		} else if ((now.tv_sec - last.tv_sec) * 1000 +
+			   (now.tv_nsec - last.tv_nsec) / 1000000 >=
+			   ENGINE_RESTORE_STALL_MS) {
+			log_error("libtorrent answered none of %zu torrents "
+				  "for %d s: they are not restored", waiting,
+				  ENGINE_RESTORE_STALL_MS / 1000);
+			break;
+		}
+	}
+	if (left > 0)
+		return;
+	/* Whatever is still waiting will not be restored this run. */
+	int64_t id;
+	void *v;
+	for (size_t i = 0; idmap_next(&e->restoring, &i, &id, &v);) {
+		struct engine_restoring *r = v;
+		log_error("torrent %lld cannot be restored: libtorrent did not "
+			  "answer", (long long)id);
+		store_meta_free(r->m);
+		free(r->m);
+		free(r);
+	}
+	idmap_free(&e->restoring);
 }
 
 static long engine_ms(const struct timespec *a, const struct timespec *b)
@@ -677,25 +803,25 @@ static void engine_restore(struct engine *e)
 	if (metas)
 		qsort(metas, nm, sizeof *metas, engine_cmp_queue);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* All posted without waiting for each (libtorrent adds them in
+	 * this order, which keeps the queue's), then one status pass. */
+	e->restored = 0;
 	for (size_t i = 0; i < nm; i++) {
 		struct store_meta *m = metas[i];
-		if (engine_restore_one(e, m, unclean) < 0 ||
-		    idmap_put(&e->metas, m->id, m) < 0) {
+		store_hold(e->store); /* until the next engine_sync() */
+		if (engine_restore_post(e, m, unclean, true) < 0) {
 			store_meta_free(m);
 			free(m);
 			continue;
 		}
-		ok++;
-		struct engine_event *ev = engine_event_new(EV_RESTORED, 0);
-		ev->id = m->id;
-		ev->owner = m->owner;
-		snprintf(ev->info_hash, sizeof ev->info_hash, "%s",
-			 m->info_hash ? m->info_hash : "");
-		ev->name = engine_strdup(m->name);
-		ev->save_path = strdup(m->save_path);
-		engine_emit(e, ev);
-		engine_push_status(e, m->id, false);
+		if (lts_add_pending(e->lts) >= ENGINE_RESTORE_INFLIGHT)
+			engine_restore_wait(e, ENGINE_RESTORE_INFLIGHT / 2);
 	}
+	engine_sync(e);
+	engine_restore_wait(e, 0);
+	ok = e->restored;
+	struct lts_sink sink = {.ctx = e, .status = engine_on_restore_status};
+	lts_status_all(e->lts, &sink);
 	free(ids);
 	free(metas);
 	if (next > e->next_id)

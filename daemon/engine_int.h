@@ -56,6 +56,10 @@ struct engine {
 	int tick_ms;
 	struct store *store;
 	struct idmap metas;        /* id -> struct store_meta * */
+	/* Restore (engine.c): posted adds waiting for libtorrent's answer,
+	 * id -> struct engine_restoring *, and how many came back. */
+	struct idmap restoring;
+	size_t restored;
 	int resume_every;          /* ticks between periodic resume saves */
 	int ticks;
 	int resume_waiting;        /* resume requests not yet answered */

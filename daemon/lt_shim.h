@@ -133,6 +133,19 @@ enum lts_add_result lts_add(lts_session *s, const struct lts_add *p,
 			    struct lts_added *out, char **err);
 void lts_added_free(struct lts_added *a);
 
+/* Posts the add and returns at once (0), or -1 with *err when the inputs
+ * are refused before libtorrent sees them.  The answer comes through
+ * lts_drain() as one sink->added call.  For many torrents at once (the
+ * restore): libtorrent adds them in the order posted, while the caller
+ * reads the next one. */
+int lts_add_async(lts_session *s, const struct lts_add *p, char **err);
+/* Posted adds whose sink->added has not come yet. */
+size_t lts_add_pending(lts_session *s);
+/* Every torrent's status in one round trip to libtorrent's thread, as
+ * sink->status calls made before this returns. */
+struct lts_sink;
+void lts_status_all(lts_session *s, const struct lts_sink *sink);
+
 /* 0 on success, -1 with *err (e.g. "no such torrent"). */
 int lts_remove(lts_session *s, int64_t id, bool delete_files, char **err);
 /* Pause takes the torrent out of the queue; resume puts it back in (it
@@ -272,6 +285,10 @@ struct lts_sink {
 	/* Any other notable event (tracker error, file error, dropped alerts),
 	 * already formatted; level: 0 error, 1 warn, 2 info, 3 debug. */
 	void (*log)(void *ctx, int level, int64_t id, const char *msg);
+	/* An lts_add_async answered: error is NULL when the torrent is in
+	 * (name and info_hash as lts_added gives them). */
+	void (*added)(void *ctx, int64_t id, const char *name,
+		      const char *info_hash, const char *error);
 };
 
 /* Pops every waiting alert and calls the sink (any member may be NULL).

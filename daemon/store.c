@@ -343,6 +343,16 @@ static int store_write_atomic(const char *path, const void *data, size_t len,
 	return 0;
 }
 
+void store_hold(struct store *st)
+{
+	char *err = NULL;
+	if (store_begin(st, &err) < 0) {
+		/* the reads then take their own locks: slower, not wrong */
+		log_debug("%s", err ? err : "cannot begin a transaction");
+		free(err);
+	}
+}
+
 int store_sync(struct store *st, char **err)
 {
 	if (st->in_txn)

@@ -101,4 +101,9 @@ void store_meta_init(struct store_meta *m);
  * (*err says why) when any of them is lost, e.g. to a full disk. */
 int store_sync(struct store *st, char **err);
 
+/* Opens the transaction store_sync() will commit now, before any change:
+ * the reads made until then share it (one snapshot, no lock taken and
+ * dropped per read: the restore reads two blobs per torrent). */
+void store_hold(struct store *st);
+
 #endif

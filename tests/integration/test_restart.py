@@ -12,6 +12,10 @@ Damaged resume data (truncated, zeroed, garbage) costs a re-check, never a
 torrent: the progress is right again after it and the log names each id.
 Ids are never reused: not after closing the highest one, not across a
 clean stop, not across kill -9.
+
+Thousands of torrents with mixed settings (owners, labels, limits,
+sequential, pause, ratio and seed-time limits, queue places, a stop_reason)
+come back from a restart each with exactly what it had.
 """
 
 import base64
@@ -454,6 +458,95 @@ def test_info_answers_while_loading(env):
     _wait_loaded(d2)
     with d2.patron(timeout=60) as p:
         check_eq(len(p.list()), n, "torrents listed once loading is done")
+
+
+# The fields a restart of many torrents must bring back exactly.
+SETTINGS = ("id", "owner", "info_hash", "name", "save_path", "paused", "labels",
+            "sequential", "download_limit", "upload_limit", "ratio_limit",
+            "seed_time_limit", "stop_reason", "queue_position")
+
+
+def _create_many(p, n, extra):
+    """n magnets over one connection (at most 500 unanswered), each with
+    the fields extra(i) gives; returns their ids in order."""
+    ids = {}
+    sent = 0
+    window = 500
+    while len(ids) < n:
+        while sent < n and sent - len(ids) < window:
+            req = {"op": "create", "tag": sent,
+                   "magnet": "magnet:?xt=urn:btih:%s&dn=m%d" % (os.urandom(20).hex(), sent)}
+            req.update(extra(sent))
+            p.send(req)
+            sent += 1
+        ev = p.next(lambda e: "tag" in e, what="answers to the creates")
+        check_eq(ev.get("type"), "NewTorrentCreated", "answer to create %r" % ev.get("tag"))
+        ids[ev["tag"]] = ev["id"]
+    return [ids[i] for i in range(n)]
+
+
+@test
+def test_many_torrents_keep_their_settings(env):
+    """3,000 torrents of two owners with mixed settings, a few seeds stopped
+    by their seed-time limit: after SIGTERM and a restart, every id is back
+    with the same owner, labels, limits, flags, queue place and stop_reason."""
+    n = 3000
+    d = env.start_daemon()
+
+    def extra(i):
+        f = {}
+        if i % 3 == 0:
+            f["labels"] = ["l%d" % (i % 7), "all"]
+        if i % 4 == 1:
+            f["download_limit"] = 1000 + i
+        if i % 5 == 2:
+            f["upload_limit"] = 2000 + i
+        if i % 6 == 3:
+            f["sequential"] = True
+        if i % 2 == 0:
+            f["paused"] = True
+        return f
+    with d.patron(timeout=120) as p:
+        ids = _create_many(p, n, extra)
+        for i in range(0, n, 11):
+            p.expect("set", "Set", id=ids[i], ratio_limit=1.5)
+        for i in range(5, n, 13):
+            p.expect("set", "Set", id=ids[i], seed_time_limit=3600 + i)
+        p.expect("set", "Set", id=ids[-1], queue_position="top")
+        # Seeds that their own seed-time limit stops: stop_reason.
+        stopped = []
+        for k in range(3):
+            data = os.path.join(env.mkdir("seed%d" % k), "s.bin")
+            T.write_random_file(data, 64 * 1024 + k)
+            tid = p.expect("seed", "NewTorrentCreated", path=data,
+                           trackers=["http://127.0.0.1:9/announce"])["id"]
+            p.expect("set", "Set", id=tid, seed_time_limit=1)
+            stopped.append(tid)
+    for tid in stopped:
+        _wait_status(d, tid, lambda s: s.get("stop_reason") == "seed_time",
+                     "stopped by its seed-time limit")
+    others = []
+    if T.is_root():
+        os.chmod(env.dir, 0o755)
+        os.chmod(d.sock, 0o666)
+        with _as_nobody_patron(d.sock) as nob:
+            nob.timeout = 120
+            others = _create_many(nob, 200, lambda i: {"labels": ["nobody"]})
+    with d.patron(timeout=60) as p:
+        before = {t["id"]: {k: t.get(k) for k in SETTINGS} for t in p.list()}
+    check_eq(len(before), n + len(stopped) + len(others), "torrents listed before the restart")
+    check(all(before[t]["stop_reason"] == "seed_time" for t in stopped),
+          "stop_reason before the restart: %s" % [before[t] for t in stopped])
+    _stop(d)
+
+    d2 = env.start_daemon("tpd")
+    _wait_loaded(d2, timeout=120)
+    with d2.patron(timeout=60) as p:
+        after = {t["id"]: {k: t.get(k) for k in SETTINGS} for t in p.list()}
+    check_eq(sorted(after), sorted(before), "ids listed after the restart")
+    wrong = [(before[t], after[t]) for t in before if before[t] != after[t]]
+    check(not wrong, "%d of %d torrents came back different, e.g. %s"
+          % (len(wrong), len(before), wrong[:3]))
 
 
 @test
