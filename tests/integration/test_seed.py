@@ -158,7 +158,8 @@ def test_seed_rules(env):
 
     # The daemon's default tracker; --torrent-out defaults to ./NAME.torrent.
     cwd = env.mkdir("cwd")
-    r = subprocess.run([T.tpctl_bin(), "-s", with_default.sock, "seed", data],
+    r = subprocess.run(T.as_daemon_user([T.tpctl_bin(), "-s", with_default.sock,
+                                         "seed", data]),
                        cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=120)
     tid = U.new_id(r, "tpctl seed without --tracker and --torrent-out")
