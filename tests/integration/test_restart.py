@@ -12,6 +12,9 @@ Damaged resume data (truncated, zeroed, garbage) costs a re-check, never a
 torrent: the progress is right again after it and the log names each id.
 Ids are never reused: not after closing the highest one, not across a
 clean stop, not across kill -9.
+make test runs this file twice: as root, and in its unprivileged pass with
+TPD_TEST_DAEMON_USER set, where every daemon runs as that user and the test
+speaks to it as that user (tpdtest.py).
 """
 
 import base64

@@ -7,6 +7,9 @@ the tracker counts A as a seeder; aria2c downloads the file from A alone,
 and a second tpd B downloads it too (tpctl add --wait, tracker plus --peer).
 Then a directory with several files, an empty one and nested folders is
 seeded by A and downloaded intact by B.
+make test runs this file twice: as root, and in its unprivileged pass with
+TPD_TEST_DAEMON_USER set, where every daemon runs as that user and the test
+speaks to it as that user (tpdtest.py).
 """
 
 import os
