@@ -15,7 +15,9 @@
 # (`skip NAME: reason` from the harness, cmocka's SKIPPED) is counted as
 # skipped, never as passed, and listed with its reason before the last line,
 # which is always `N passed, N failed, N skipped`; the exit status is non-zero
-# if any test failed or none passed.
+# if any test failed or none passed.  After the integration tests, the
+# transfer, seed, move, restart and delete tests run again with tpd as an
+# unprivileged user (named NAME[unprivileged]; see below).
 set -u
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -122,6 +124,33 @@ if [ "$WHAT" != unit ]; then
 		run_one "$(basename "$t" .py)" "$INTEGRATION_TIMEOUT" python3 -u "$t"
 		count_integration
 	done
+fi
+
+# The unprivileged pass (issue 13): the transfer, seed, move, restart and
+# delete tests once more with every daemon run as a system user of its own
+# (tpd-test, made here if missing) through TPD_TEST_DAEMON_USER; the harness
+# then speaks as that user too and gives it the directories the tests make.
+# Tests about a root daemon by nature skip in this pass, saying why.
+UNPRIV_USER=${TPD_TEST_UNPRIV_USER:-tpd-test}
+UNPRIV_TESTS="test_transfer test_seed test_move test_restart test_storage"
+if [ "$WHAT" != unit ]; then
+	if [ "$(id -u)" != 0 ]; then
+		for t in $UNPRIV_TESTS; do
+			echo "$t[unprivileged]: needs root to run tpd as user $UNPRIV_USER" >>"$SKIPS"
+		done
+	elif ! id -u "$UNPRIV_USER" >/dev/null 2>&1 &&
+		! useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --user-group "$UNPRIV_USER"; then
+		echo "FAIL unprivileged pass: cannot create user $UNPRIV_USER (useradd)"
+		failed=$((failed + 1))
+	else
+		for t in $UNPRIV_TESTS; do
+			run_one "$t[unprivileged]" "$INTEGRATION_TIMEOUT" \
+				env TPD_TEST_DAEMON_USER="$UNPRIV_USER" \
+				python3 -u "tests/integration/$t.py"
+			count_integration
+		done
+	fi
 fi
 
 skipped=$(grep -c . "$SKIPS")

@@ -10,7 +10,9 @@ StartFail naming the directory, while `--dir <a directory nobody may
 write>` works and the torrent is nobody's.  tpctl sends local .torrent
 files as bytes, so the daemon's own check of a create `path` is driven by
 a small Python patron running as nobody: a root-only .torrent is a
-StartFail, a readable one is created.  Needs root.
+StartFail, a readable one is created.  Needs root.  Every test here is
+about a root daemon acting for another user, so make test's unprivileged
+pass (TPD_TEST_DAEMON_USER) skips them, saying so.
 """
 
 import os
@@ -24,6 +26,7 @@ from tpdtest import NOBODY, check, check_eq, describe, test
 def _need_root():
     if not T.is_root():
         raise T.TestSkip("needs root to act as user nobody")
+    T.root_daemon_only("this test is about a root daemon acting for nobody")
 
 
 def _setup(env):

@@ -6,7 +6,10 @@ cannot write is refused with the reason, and the torrent keeps seeding
 from where it was; a move into nobody's own directory answers Moved once
 the data is there (and gone from the old place), an aria2c leecher then
 completes from the new place, and a restart keeps it there.  Needs root
-(to act as nobody).
+(to act as nobody).  In make test's unprivileged pass
+(TPD_TEST_DAEMON_USER) tpd runs as that user and the patron is that user
+instead of nobody, since such a daemon acts for no one else; the
+unwritable directory stays root's.
 """
 
 import os
@@ -31,9 +34,13 @@ def _open_up(env, d):
     return exe
 
 
+# The patron: nobody for a root daemon, else the daemon's own user.
+USER = T.DAEMON_USER or NOBODY
+
+
 def _nobody_dir(env, name):
     p = env.mkdir(name)
-    os.chown(p, NOBODY, NOBODY)
+    os.chown(p, USER, T.gid_of(USER))
     return p
 
 
@@ -47,14 +54,15 @@ def test_move_seeding_torrent(env):
     old = _nobody_dir(env, "old")
     new = _nobody_dir(env, "new")
     locked = env.mkdir("locked")  # root's, 0755: nobody cannot write here
+    os.chown(locked, 0, 0)
     data = os.path.join(old, "m.bin")
     size = 6 * MIB
     sha = T.write_random_file(data, size)
-    os.chown(data, NOBODY, NOBODY)
+    os.chown(data, USER, T.gid_of(USER))
     torrent = os.path.join(old, "m.torrent")
 
     def as_nobody(*args, **kw):
-        return env.tpctl(*args, user=NOBODY, exe=exe, **kw)
+        return env.tpctl(*args, user=USER, exe=exe, **kw)
 
     r = as_nobody("seed", data, "--tracker", tracker.announce, "--torrent-out",
                   torrent, "--wait-seeding", timeout=120)

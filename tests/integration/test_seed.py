@@ -7,6 +7,9 @@ the tracker counts A as a seeder; aria2c downloads the file from A alone,
 and a second tpd B downloads it too (tpctl add --wait, tracker plus --peer).
 Then a directory with several files, an empty one and nested folders is
 seeded by A and downloaded intact by B.
+make test runs this file twice: as root, and in its unprivileged pass with
+TPD_TEST_DAEMON_USER set, where every daemon runs as that user and the test
+speaks to it as that user (tpdtest.py).
 """
 
 import os
@@ -158,7 +161,8 @@ def test_seed_rules(env):
 
     # The daemon's default tracker; --torrent-out defaults to ./NAME.torrent.
     cwd = env.mkdir("cwd")
-    r = subprocess.run([T.tpctl_bin(), "-s", with_default.sock, "seed", data],
+    r = subprocess.run(T.as_daemon_user([T.tpctl_bin(), "-s", with_default.sock,
+                                         "seed", data]),
                        cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=120)
     tid = U.new_id(r, "tpctl seed without --tracker and --torrent-out")

@@ -21,7 +21,10 @@ daemon is working:
    descriptors the daemon keeps below its download directory stay within
    the backend's bound (a quarter of its descriptor limit, at most 1,024),
    where before it kept one per torrent and ran out at 100,000 torrents.
-Needs root (to act as nobody); peers are aria2c on 127.0.0.1.
+Needs root (to act as nobody); peers are aria2c on 127.0.0.1.  In make
+test's unprivileged pass (TPD_TEST_DAEMON_USER) tpd runs as that user and
+the one planting links and asking is that user instead of nobody (such a
+daemon acts for no one else): the same links must still be refused.
 """
 
 import base64
@@ -36,6 +39,10 @@ import tpdtest as T
 from tpdtest import NOBODY, check, check_eq, describe, test
 
 BLOCK = 16384
+# The patron planting links: nobody for a root daemon, else the daemon's own
+# user.
+USER = T.DAEMON_USER or NOBODY
+GROUP = T.gid_of(USER)
 
 
 def _setup(env):
@@ -49,7 +56,7 @@ def _setup(env):
     shutil.copy(T.tpctl_bin(), exe)
     os.chmod(exe, 0o755)
     mine = env.mkdir("mine", mode=0o755)
-    os.chown(mine, NOBODY, NOBODY)
+    os.chown(mine, USER, GROUP)
     # root's: world-writable, so that only the refusal to follow a link
     # (not nobody's lack of rights) keeps writes out of it.
     rootdir = env.mkdir("rootdir", mode=0o755)
@@ -58,7 +65,7 @@ def _setup(env):
 
 
 def _as_nobody(*argv):
-    r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+    r = subprocess.run(["setpriv", "--reuid=%d" % USER, "--regid=%d" % GROUP,
                         "--clear-groups"] + list(argv), stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "as nobody: %s: %s" % (" ".join(argv), describe(r)))
@@ -71,7 +78,7 @@ def _plant_link(target, where):
 
 
 def _nobody_tpctl(env, exe, *args, **kw):
-    return env.tpctl(*args, user=NOBODY, exe=exe, **kw)
+    return env.tpctl(*args, user=USER, exe=exe, **kw)
 
 
 def _status(env, d, ih):
@@ -173,7 +180,7 @@ def test_seeded_file_swapped_for_a_link_to_a_root_only_file(env):
     size = 4 * T.MIB
     data = os.path.join(mine, "mine.bin")
     T.write_random_file(data, size)
-    os.chown(data, NOBODY, NOBODY)
+    os.chown(data, USER, GROUP)
     vault = env.mkdir("vault", mode=0o755)
     secret = os.path.join(vault, "secret.bin")
     T.write_random_file(secret, size)

@@ -6,6 +6,9 @@ bytes match, `tpctl --json list` shows it complete and seeding.  Then the
 aria2c seeder stops and a fresh aria2c leecher downloads the file from tpd,
 the only remaining source.  Last, `tpctl seed` makes a .torrent for a
 generated file and an aria2c leecher downloads it from tpd.
+make test runs this file twice: as root, and in its unprivileged pass with
+TPD_TEST_DAEMON_USER set, where every daemon runs as that user and the test
+speaks to it as that user (tpdtest.py).
 """
 
 import os

@@ -23,6 +23,7 @@ import collections
 import hashlib
 import json
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -42,6 +43,52 @@ import bencode as bencode_mod  # noqa: E402  (tests/bencode.py)
 import wltracker  # noqa: E402  (tests/wltracker.py)
 NOBODY = 65534
 MIB = 1 << 20
+
+
+def _daemon_user():
+    """TPD_TEST_DAEMON_USER=NAME|UID: the user every daemon runs as unless a
+    test says otherwise (tests/run-tests.sh's unprivileged pass); None: root,
+    i.e. whoever runs the tests."""
+    v = os.environ.get("TPD_TEST_DAEMON_USER", "").strip()
+    if not v:
+        return None
+    try:
+        return int(v) if v.isdigit() else pwd.getpwnam(v).pw_uid
+    except KeyError:
+        sys.exit("TPD_TEST_DAEMON_USER=%s: no such user" % v)
+
+
+def gid_of(uid):
+    """UID's primary group (its own number when it has no passwd entry)."""
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return uid
+
+
+# The uid daemons run as by default (None: the test runner's own).
+DAEMON_USER = _daemon_user()
+
+
+def unprivileged_pass():
+    """True in the pass where every daemon runs as TPD_TEST_DAEMON_USER."""
+    return DAEMON_USER is not None
+
+
+def as_daemon_user(cmd):
+    """CMD (an argv) run as the daemon's user in the unprivileged pass (a
+    daemon not run as root acts for no one else); CMD as is otherwise."""
+    if not DAEMON_USER:
+        return list(cmd)
+    return ["setpriv", "--reuid=%d" % DAEMON_USER,
+            "--regid=%d" % gid_of(DAEMON_USER), "--clear-groups"] + list(cmd)
+
+
+def root_daemon_only(why):
+    """Skips a test that is about a root daemon by nature in the
+    unprivileged pass, saying why; the root pass runs it."""
+    if unprivileged_pass():
+        raise TestSkip("tpd runs as uid %d in this pass; %s" % (DAEMON_USER, why))
 
 
 class TestFailure(AssertionError):
@@ -240,15 +287,34 @@ class Patron:
 
     _tags = 0
     _tag_lock = threading.Lock()
+    _as_lock = threading.Lock()
 
     def __init__(self, sock_path, timeout=20.0):
         self.timeout = timeout
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(timeout)
-        self.s.connect(sock_path)
+        self._connect(sock_path)
         self.buf = b""
         self.pending = collections.deque()
         self.eof = False
+
+    def _connect(self, sock_path):
+        """In the unprivileged pass the test speaks as the daemon's own user
+        (a daemon not run as root acts for no one else): the peer
+        credentials tpd reads are those of connect(), so the effective ids
+        are that user's just around it.  A test that switched its ids
+        itself (euid not 0) keeps them."""
+        if DAEMON_USER is None or os.geteuid() != 0:
+            self.s.connect(sock_path)
+            return
+        with Patron._as_lock:
+            os.setegid(gid_of(DAEMON_USER))
+            os.seteuid(DAEMON_USER)
+            try:
+                self.s.connect(sock_path)
+            finally:
+                os.seteuid(0)
+                os.setegid(0)
 
     def close(self):
         try:
@@ -450,6 +516,11 @@ class Env:
     def __init__(self, name):
         base = os.environ.get("TPD_TEST_TMP") or None
         self.dir = tempfile.mkdtemp(prefix=name + ".", dir=base or "/tmp")
+        if DAEMON_USER is not None:
+            # The daemon user's, as a user's home is: it writes the
+            # .torrent files and directories the tests name in it.
+            os.chmod(self.dir, 0o755)
+            os.chown(self.dir, DAEMON_USER, gid_of(DAEMON_USER))
         self.logs = os.path.join(self.dir, "logs")
         os.mkdir(self.logs)
         self.daemons = []
@@ -460,10 +531,26 @@ class Env:
         return os.path.join(self.dir, *parts)
 
     def mkdir(self, *parts, mode=0o755):
+        """Makes a directory of the test; in the unprivileged pass it is the
+        daemon user's, as a user's own directory is when tpd runs as root
+        (a test that needs a directory tpd cannot write makes it root's
+        afterwards, or chowns it to whom it means)."""
         p = self.path(*parts)
         os.makedirs(p, exist_ok=True)
         os.chmod(p, mode)
+        if DAEMON_USER is not None:
+            os.chown(p, DAEMON_USER, gid_of(DAEMON_USER))
         return p
+
+    def give(self, path):
+        """In the unprivileged pass, hands PATH (a tree the test made) to the
+        daemon user so tpd can use it as root would; no-op otherwise."""
+        if DAEMON_USER is None:
+            return path
+        for root, dirs, files in os.walk(path):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.lchown(n, DAEMON_USER, gid_of(DAEMON_USER))
+        return path
 
     def start_daemon(self, name="tpd", extra=(), wait=True,
                      listen="127.0.0.1:0", download_dir=True, user=None):
@@ -496,7 +583,9 @@ class Env:
               stdin_text=None, json_mode=False, exe=None, env=None):
         """Runs tpctl -s SOCK [--json] ARGS; returns CompletedProcess (text).
 
-        sock=False leaves -s out; user=UID runs it through setpriv."""
+        sock=False leaves -s out; user=UID runs it through setpriv (by
+        default DAEMON_USER in the unprivileged pass: see Patron._connect;
+        user=0 keeps the runner's own)."""
         if sock is None:
             sock = (daemon or self.daemons[0]).sock
         exe = exe or tpctl_bin()
@@ -506,8 +595,10 @@ class Env:
         if json_mode:
             cmd.append("--json")
         cmd += list(args)
-        if user is not None:
-            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
+        if user is None:
+            user = DAEMON_USER
+        if user:
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % gid_of(user),
                    "--clear-groups"] + cmd
         try:
             return subprocess.run(cmd, input=stdin_text, env=env,
@@ -569,13 +660,18 @@ class Daemon:
         exe = tpd_bin()
         check(os.access(exe, os.X_OK), "%s is not built" % exe)
         # user=UID: tpd runs as that user (setpriv), owning its socket's
-        # directory and its state directory.
+        # directory and its state directory.  user=None: DAEMON_USER (the
+        # unprivileged pass) or the runner's own; user=0: root even then.
+        if user is None:
+            user = DAEMON_USER
+        elif user == 0 and not is_root():
+            user = None
         prefix = []
-        if user is not None:
+        if user:
             for root, dirs, files in os.walk(self.dir):
                 for n in [root] + [os.path.join(root, x) for x in dirs + files]:
-                    os.chown(n, user, user)
-            prefix = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
+                    os.chown(n, user, gid_of(user))
+            prefix = ["setpriv", "--reuid=%d" % user, "--regid=%d" % gid_of(user),
                       "--clear-groups"]
         # listen=None leaves --listen to the config file (which the
         # command line would override).
