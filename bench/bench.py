@@ -46,8 +46,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from bencode import bencode  # noqa: E402  (tests/bencode.py; restart.py takes it from here)
+from wltracker import WhitelistTracker  # noqa: E402  (tests/wltracker.py)
 
 import hosts  # rows 6 and 7, between network-namespace hosts
 
@@ -112,26 +115,6 @@ def sha1_file(path):
             h.update(b)
 
 
-def bdecode(b, i=0):
-    """Minimal bencode decoder (tracker answers): returns (value, next)."""
-    c = b[i:i + 1]
-    if c == b"i":
-        j = b.index(b"e", i)
-        return int(b[i + 1:j]), j + 1
-    if c in (b"l", b"d"):
-        i += 1
-        items = []
-        while b[i:i + 1] != b"e":
-            v, i = bdecode(b, i)
-            items.append(v)
-        if c == b"l":
-            return items, i + 1
-        return dict(zip(items[::2], items[1::2])), i + 1
-    j = b.index(b":", i)
-    n = int(b[i:j])
-    return b[j + 1:j + 1 + n], j + 1 + n
-
-
 class Run:
     """The temporary directory and every process started in it."""
 
@@ -183,7 +166,7 @@ class Run:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Tracker:
+class Tracker(WhitelistTracker):
     """opentracker on 127.0.0.1 with a whitelist.  restart() gives a tracker
     that has forgotten every peer, on the same port (the .torrent names it)."""
 
@@ -191,20 +174,11 @@ class Tracker:
         self.run = run
         self.dir = run.mkdir("tracker")
         os.chmod(self.dir, 0o755)
-        self.whitelist = os.path.join(self.dir, "whitelist")
-        self.hashes = []
+        self._init_whitelist(self.dir)
         self.port = free_port()
         self.proc = None
         self.announce = "http://127.0.0.1:%d/announce" % self.port
-        self._write()
         self.start()
-
-    def _write(self):
-        tmp = self.whitelist + ".new"
-        with open(tmp, "w") as f:
-            f.write("".join(h + "\n" for h in self.hashes))
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, self.whitelist)
 
     def start(self):
         self.proc = self.run.spawn(
@@ -225,28 +199,16 @@ class Tracker:
     def _get(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
                                     timeout=5) as r:
-            return bdecode(r.read())[0]
+            return r.read()
 
-    def _probe(self, hex_hash, event):
-        q = ("info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash))
-             + "&peer_id=-TPDBENCH-probe00000&port=9&uploaded=0&downloaded=0"
-             + "&left=1&compact=1&numwant=0&event=" + event)
-        return self._get("/announce?" + q)
+    def _signal(self, sig):
+        self.proc.send_signal(sig)
 
-    def allow(self, hex_hash):
-        """Whitelists the hash, reloads (SIGHUP), waits until accepted."""
-        self.hashes.append(hex_hash.lower())
-        self._write()
-        self.proc.send_signal(signal.SIGHUP)
-        # A probe announce tells when the reload has happened; "stopped"
-        # removes the probe again.
-        wait_until(lambda: b"failure reason" not in self._probe(hex_hash, "started"),
-                   T_START, "opentracker to accept %s" % hex_hash)
-        self._probe(hex_hash, "stopped")
+    def _wait(self, pred, timeout, what):
+        return wait_until(pred, max(timeout, T_START), what)
 
     def seeders(self, hex_hash):
-        r = self._get("/scrape?info_hash=" + urllib.parse.quote(bytes.fromhex(hex_hash)))
-        return r.get(b"files", {}).get(bytes.fromhex(hex_hash), {}).get(b"complete", 0)
+        return self.scrape(hex_hash).get("complete", 0)
 
     def wait_seeder(self, hex_hash, timeout):
         wait_until(lambda: self.seeders(hex_hash) >= 1, timeout,
@@ -619,16 +581,6 @@ def row4(b):
           lower_is_better=False)
     b.row(4, what + ": p50", r["p50_ms"], a and a["p50_ms"], "ms")
     b.row(4, what + ": p99", r["p99_ms"], a and a["p99_ms"], "ms")
-
-
-def bencode(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(bencode(x) for x in v) + b"e"
-    return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
 
 
 def small_torrents(n):

@@ -31,6 +31,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (Run, Tpd, rpcload)
+from bench import bencode  # noqa: E402  (tests/bencode.py)
 
 LIST_REQUESTS = 20
 PATRONS = 64
@@ -40,16 +41,6 @@ WINDOW = 256            # unanswered creates at most, as rpcload's
 PACE_MS = 32            # open loop: each patron's period
 OPEN_SECONDS = 3        # open loop, idle: how long
 OPEN_ADDS = 10000       # open loop: .torrent creates pipelined meanwhile
-
-
-def bencode(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
 
 
 def tiny_torrent(i):
