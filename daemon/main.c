@@ -185,6 +185,17 @@ static size_t main_fit_conns(size_t want)
 	return fit;
 }
 
+/* uTP wants bigger socket buffers than kernels allow by default: the log
+ * says which sysctl to raise when they are capped. */
+static void main_utp_buffer_advice(void)
+{
+	char *advice = NULL;
+	if (peernet_buffer_advice("/proc/sys/net/core", PEERNET_UTP_BUFFER,
+				  &advice))
+		log_warn("%s", advice);
+	free(advice);
+}
+
 /* Reads the --blocklist file into a new list; NULL with *err. */
 static struct blocklist *main_load_blocklist(const char *path, char **err)
 {
@@ -281,13 +292,8 @@ static void main_reload_engine(struct tpd *t, struct tpd_options *fresh)
 		free(fresh->download_dir);
 		fresh->download_dir = strdup(t->opt.download_dir);
 	}
-	if (fresh->utp && !t->opt.utp) {
-		char *advice = NULL;
-		if (peernet_buffer_advice("/proc/sys/net/core",
-					  PEERNET_UTP_BUFFER, &advice))
-			log_warn("%s", advice);
-		free(advice);
-	}
+	if (fresh->utp && !t->opt.utp)
+		main_utp_buffer_advice();
 	struct tp_session ses;
 	options_session(fresh, &ses);
 	struct engine_net net = {
@@ -550,13 +556,8 @@ int main(int argc, char **argv)
 		log_info("blocklist %s: %zu IPv4 and %zu IPv6 ranges",
 			 t.opt.blocklist, bl->n, bl->n6);
 	}
-	if (t.opt.utp) {
-		char *advice = NULL;
-		if (peernet_buffer_advice("/proc/sys/net/core",
-					  PEERNET_UTP_BUFFER, &advice))
-			log_warn("%s", advice);
-		free(advice);
-	}
+	if (t.opt.utp)
+		main_utp_buffer_advice();
 	struct tp_session ses;
 	options_session(&t.opt, &ses);
 	struct engine_config ec = {
