@@ -700,6 +700,20 @@ static void engine_on_added(void *ctx, int64_t id, const char *name,
 		 m->info_hash ? m->info_hash : "");
 	ev->name = engine_strdup(m->name);
 	ev->save_path = strdup(m->save_path);
+	/* Until the restore's status pass, patrons see the saved state (a
+	 * torrent paused by its ratio limit must not read as running). */
+	struct lts_status st = {
+		.id = id,
+		.name = m->name,
+		.state = "checking_resume_data",
+		.paused = m->paused,
+		.save_path = m->save_path,
+		.queue_position = -1,
+		.sequential = m->sequential,
+	};
+	snprintf(st.info_hash, sizeof st.info_hash, "%s", ev->info_hash);
+	engine_status_copy(e, &ev->status, &st);
+	ev->status.eta = -1;
 	engine_emit(e, ev);
 }
 

@@ -1385,7 +1385,8 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		engine_event_free(ev);
 		return;
 	case EV_RESTORED:
-		svc_add_torrent(s, ev, ev->owner, 0);
+		if (svc_add_torrent(s, ev, ev->owner, 0))
+			svc_on_status(s, ev); /* its saved state */
 		engine_event_free(ev);
 		return;
 	case EV_MOVED:
