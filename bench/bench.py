@@ -51,6 +51,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from bencode import bencode  # noqa: E402  (tests/bencode.py; restart.py takes it from here)
 from wltracker import WhitelistTracker  # noqa: E402  (tests/wltracker.py)
+from filetools import sha1_file, tail  # noqa: E402  (tests/filetools.py)
 
 import hosts  # rows 6 and 7, between network-namespace hosts
 
@@ -95,24 +96,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def tail(path, n=8):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-def sha1_file(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
 
 
 class Run:

@@ -41,6 +41,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 import bencode as bencode_mod  # noqa: E402  (tests/bencode.py)
 import wltracker  # noqa: E402  (tests/wltracker.py)
+from filetools import sha1_file, tail  # noqa: E402,F401  (tests/filetools.py)
 NOBODY = 65534
 MIB = 1 << 20
 
@@ -199,25 +200,6 @@ def write_random_file(path, size, chunk=64 * MIB):
             f.write(b)
             left -= len(b)
     return h.hexdigest()
-
-
-def sha1_file(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(4 * MIB)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
-
-
-def tail(path, n=40):
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError as e:
-        return "(cannot read %s: %s)" % (path, e)
-    return "\n".join(lines[-n:])
 
 
 # --------------------------------------------------------------------------

@@ -46,6 +46,7 @@ import time
 
 # tests/ itself: whoever imports this package put it on sys.path.
 from wltracker import WhitelistTracker  # noqa: E402
+from filetools import sha1_file, tail  # noqa: E402,F401
 
 PREFIX = "tpsw"
 SUBNET = "10.77.0"
@@ -159,25 +160,6 @@ def _install_handlers():
         if s == signal.SIGINT and cur is signal.default_int_handler:
             _PREV_HANDLERS[s] = cur
         signal.signal(s, _on_signal)
-
-
-def sha1_file(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(4 << 20)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
-
-
-def tail(path, n=30):
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError as e:
-        return "(cannot read %s: %s)" % (path, e)
-    return "\n".join(lines[-n:])
 
 
 class Host:
