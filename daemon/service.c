@@ -1385,8 +1385,9 @@ void service_engine_event(struct service *s, struct engine_event *ev)
 		engine_event_free(ev);
 		return;
 	case EV_RESTORED:
-		if (svc_add_torrent(s, ev, ev->owner, 0))
-			svc_on_status(s, ev); /* its saved state */
+		/* with the state it was saved in, if the engine sent it */
+		if (svc_add_torrent(s, ev, ev->owner, 0) && ev->status.state)
+			svc_on_status(s, ev);
 		engine_event_free(ev);
 		return;
 	case EV_MOVED:

@@ -1160,6 +1160,16 @@ static void test_restored(void **state)
 	snprintf(ev->info_hash, sizeof ev->info_hash, "%s", TS_HASH2);
 	ev->name = strdup("older");
 	ev->save_path = strdup("/srv/older");
+	/* The state it was saved in, until the restore's status pass: a
+	 * torrent its ratio limit paused reads as paused. */
+	ev->status.id = 5;
+	ev->status.name = strdup("older");
+	snprintf(ev->status.info_hash, sizeof ev->status.info_hash, "%s",
+		 TS_HASH2);
+	ev->status.state = "checking_resume_data";
+	ev->status.paused = true;
+	ev->status.stop_reason = "ratio";
+	ev->status.save_path = strdup("/srv/older");
 	service_engine_event(f->s, ev);
 	ts_assert_drained(f);
 	assert_int_equal(f->loaded_calls, 0);
@@ -1174,6 +1184,14 @@ static void test_restored(void **state)
 	assert_int_equal(owners[0], 1000);
 	assert_int_equal(ts_list(f, 2, ids, owners, 4), 1);
 	assert_int_equal(ids[0], 5);
+	ts_req(f, 2, "{\"op\":\"status\",\"id\":5,\"tag\":\"s\"}");
+	o = ts_next(f, 2, "Status", "s");
+	assert_true(json_object_object_get_ex(o, "paused", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(o, "stop_reason", &v));
+	assert_string_equal(json_object_get_string(v), "ratio");
+	assert_int_equal(ts_int(o, "owner"), 1001);
+	json_object_put(o);
 	/* No creator: a status reaches nobody until someone watches. */
 	ts_status(f, 3, 0.5);
 	ts_assert_drained(f);
