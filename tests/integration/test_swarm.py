@@ -377,8 +377,9 @@ def test_blocklist_ipv6(env):
         check(hb.addr not in ha.tcp_peers(6881) and b6 not in ha.tcp_peers(6881),
               "the seeder holds a connection from B")
         return _delta(before_b, _snmp(hb), "Tcp", "ActiveOpens") >= 2
+    # Not B's own peer count: its dial is accepted by the kernel and shut
+    # by the seeder's filter, so B may count that peer for an instant.
     swarm.wait_until(b_shut_out, 90, "B to dial the seeder twice", interval=0.2)
-    check_eq(b.status(tid_b).get("peers"), 0, "peers of B")
 
 
 def _pex(env, later):
