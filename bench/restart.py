@@ -131,6 +131,11 @@ def main():
                  t0 + limit, "the restore")
         wait_for(lambda: listed(sock, n), t0 + limit, "%d torrents listed" % n)
         up = answered_at - t0
+        # CPU seconds the daemon spent to get there: less at the mercy of
+        # whatever else the machine runs than the wall-clock time.
+        with open("/proc/%d/stat" % p.pid) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
         rss = 0
         with open("/proc/%d/status" % p.pid) as f:
             for line in f:
@@ -141,8 +146,8 @@ def main():
             f.seek(off)
             said = [ln for ln in f.read().decode("utf-8", "replace").splitlines()
                     if "restored" in ln and "torrents in" in ln]
-        print("round %d: %d torrents listed after %.2f s; RSS %d KiB; SIGTERM to exit %s s "
-              "(%s); %s" % (k + 1, n, up, rss, s and "%.2f" % s, how,
+        print("round %d: %d torrents listed after %.2f s (%.2f CPU s); RSS %d KiB; SIGTERM "
+              "to exit %s s (%s); %s" % (k + 1, n, up, cpu, rss, s and "%.2f" % s, how,
                             said[-1] if said else "-"), flush=True)
 
 
