@@ -6,8 +6,10 @@ The first run fills STATE_DIR with N small paused .torrents (one 16 KiB
 piece each, pipelined over one connection through BUILD/bench/rpcload, at
 most 1024 unanswered); later runs (or another BUILD, e.g. the main
 branch's, for a before/after on the same state) reuse it.  Then ROUNDS
-times (default 2): start until `list` has all N, SIGTERM until exit.  The
-daemon's own line "restored N of N torrents in T ms" is printed beside.
+times (default 2): start until `list` has all N (asking `info` until the
+restore ends, then `list`; timed to the list's arrival, and the daemon's
+CPU seconds beside), SIGTERM until exit.  The daemon's own line "restored
+N of N torrents in T ms" is printed beside.
 Timings only: nothing here passes or fails on them.  Loopback only.
 """
 
