@@ -60,6 +60,7 @@ struct engine {
 	 * id -> struct engine_restoring *, and how many came back. */
 	struct idmap restoring;
 	size_t restored;
+	bool in_restore;           /* state updates are dropped meanwhile */
 	int resume_every;          /* ticks between periodic resume saves */
 	int ticks;
 	int resume_waiting;        /* resume requests not yet answered */

@@ -1515,6 +1515,14 @@ void lts_post_updates(lts_session *s)
 	}
 }
 
+void lts_post_updates_bare(lts_session *s)
+{
+	try {
+		s->ses->post_torrent_updates(lt::status_flags_t{});
+	} catch (...) {
+	}
+}
+
 int lts_save_resume(lts_session *s, bool all)
 {
 	/* One round trip to the network thread for every torrent's flag,

@@ -257,6 +257,10 @@ int lts_status_get(lts_session *s, int64_t id, struct lts_status *out,
  * arrive through lts_drain() as sink->status calls. */
 void lts_post_updates(lts_session *s);
 
+/* As lts_post_updates, but asks for no name or save path: for the restore,
+ * which discards these statuses (see engine_restore_wait). */
+void lts_post_updates_bare(lts_session *s);
+
 /* Asks for resume data of every torrent that needs saving (or all of them
  * when all is true); each request ends in exactly one sink->resume_data or
  * sink->resume_failed.  Returns how many were requested. */

@@ -150,6 +150,47 @@ lt::storage_error lts_error(int err, lt::file_index_t file, lt::operation_t op)
 	return se;
 }
 
+/* What a disk thread last became (access_become).  Switching costs four
+ * system calls, setgroups among them, which builds new credentials: at a
+ * restart that was once per torrent, although nearly every batch is the
+ * same owner's as the one before it.  Only a disk thread's own loop keeps
+ * one, and nothing else on that thread changes its rights, so "the same
+ * ids as last time" means the thread still has them. */
+struct lts_creds {
+	bool set = false;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	std::vector<gid_t> groups;
+
+	bool same(struct access_ids const *ids) const
+	{
+		return set && uid == ids->uid && gid == ids->gid
+		       && groups.size() == static_cast<size_t>(ids->n)
+		       && (ids->n == 0
+			   || memcmp(groups.data(), ids->groups,
+				     groups.size() * sizeof(gid_t)) == 0);
+	}
+
+	/* access_become(ids) unless the thread has them already. */
+	int become(struct access_ids const *ids)
+	{
+		if (same(ids))
+			return 0;
+		set = false; /* unknown until the switch succeeds */
+		if (access_become(ids) < 0)
+			return -1;
+		try {
+			groups.assign(ids->groups, ids->groups + ids->n);
+		} catch (...) {
+			return 0; /* switched; only the memo is lost */
+		}
+		uid = ids->uid;
+		gid = ids->gid;
+		set = true;
+		return 0;
+	}
+};
+
 /* --- one torrent's storage ----------------------------------------------- */
 
 struct lts_open_file {
@@ -194,13 +235,15 @@ public:
 	lts_storage &operator=(lts_storage const &) = delete;
 
 	/* Disk thread: take the owner's rights (the identity is looked up once
-	 * per storage, on a disk thread rather than the network thread). */
-	void become_owner(struct access_ids const *daemon)
+	 * per storage, on a disk thread rather than the network thread).
+	 * `now` is what the calling disk thread has (nullptr elsewhere). */
+	void become_owner(struct access_ids const *daemon, lts_creds *now)
 	{
 		if (uid_ == daemon->uid) {
 			/* The daemon's own (e.g. root's torrents): its own
 			 * groups, as the thread had them at birth. */
-			creds_errno_ = access_become(daemon) < 0 ? errno : 0;
+			int rc = now ? now->become(daemon) : access_become(daemon);
+			creds_errno_ = rc < 0 ? errno : 0;
 			return;
 		}
 		if (!ids_loaded_) {
@@ -210,7 +253,8 @@ public:
 			}
 			ids_loaded_ = true;
 		}
-		creds_errno_ = access_become(&ids_) < 0 ? (errno ? errno : EPERM) : 0;
+		int rc = now ? now->become(&ids_) : access_become(&ids_);
+		creds_errno_ = rc < 0 ? (errno ? errno : EPERM) : 0;
 	}
 
 	uid_t uid() const { return uid_; }
@@ -1049,7 +1093,7 @@ private:
 			if (stopping_) {
 				/* No thread is left: run it here, as its owner. */
 				g.unlock();
-				slot->st->become_owner(&daemon_ids_);
+				slot->st->become_owner(&daemon_ids_, nullptr);
 				try {
 					job(*slot->st);
 				} catch (...) {
@@ -1094,6 +1138,7 @@ private:
 	/* A disk thread: one strand's batch at a time, as its owner. */
 	void run()
 	{
+		lts_creds now;
 		for (;;) {
 			std::shared_ptr<lts_slot> slot;
 			std::vector<lts_job> batch;
@@ -1109,7 +1154,7 @@ private:
 					slot->jobs.pop_front();
 				}
 			}
-			slot->st->become_owner(&daemon_ids_);
+			slot->st->become_owner(&daemon_ids_, &now);
 			for (lts_job &job : batch) {
 				try {
 					job(*slot->st);
