@@ -200,6 +200,11 @@ char *tp_status_text(const struct tp_status *st, size_t *len);
  * (a Status or StatusUpdate from tp_status_text). */
 char *tp_line_fields(json_object *ev, const char *text, size_t text_len,
 		     size_t *len);
+/* The line {"type":TYPE[,"tag":TAG],<the members of text>}: a Status
+ * (tag given) or StatusUpdate (NULL) from tp_status_text, byte for byte
+ * tp_line_fields's, without building the event through json-c. */
+char *tp_status_line(const char *type, json_object *tag, const char *text,
+		     size_t text_len, size_t *len);
 /* ev's line with a member `key` (plain ASCII, needing no escape) added at
  * its end: the array of the object texts texts[0..count) (a List). */
 char *tp_line_array(json_object *ev, const char *key,
