@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "codec.h"
 #include "escape.h"
@@ -1262,6 +1263,20 @@ char *tp_status_line(const char *type, json_object *tag, const char *text,
 	return jsonw_take(&w, len);
 }
 
+/* A line of many megabytes (a `list` of 100,000 torrents is ~50 MB) is
+ * fresh memory each time: faulting it in 4 KiB at a time was a quarter
+ * of such a list's time (perf, issue 12).  Asking for huge pages where
+ * the kernel gives them on request only; no effect elsewhere. */
+static void proto_huge_pages(void *p, size_t n)
+{
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
+
+	if (n >= 4 * huge && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 /* ev's line without its closing "}\n", in a buffer with room for `more`
  * bytes after it; *sep is "," when ev has members, "" when it has none. */
 static char *proto_line_open(json_object *ev, size_t more, size_t *len,
@@ -1282,6 +1297,7 @@ static char *proto_line_open(json_object *ev, size_t more, size_t *len,
 		free(line);
 		return NULL;
 	}
+	proto_huge_pages(big, n + more + 1);
 	*len = n;
 	return big;
 }
