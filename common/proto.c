@@ -1222,6 +1222,30 @@ char *tp_status_text(const struct tp_status *st, size_t *len)
 	return proto_utf8_whole(text, len);
 }
 
+void tp_event_open(struct jsonw *w, const char *type, json_object *tag)
+{
+	jsonw_lit(w, "{\"type\":");
+	jsonw_str(w, type);
+	if (!tag)
+		return;
+	/* The tag as json-c prints it inside the event (tp_line's flags). */
+	const char *t = json_object_to_json_string_ext(
+		tag, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!t) {
+		w->failed = true;
+		return;
+	}
+	jsonw_lit(w, ",\"tag\":");
+	jsonw_lit(w, t);
+}
+
+char *tp_event_close(struct jsonw *w, size_t *len)
+{
+	jsonw_lit(w, "}\n");
+	char *line = jsonw_take(w, len);
+	return proto_utf8_whole(line, len);
+}
+
 char *tp_status_line(const char *type, json_object *tag, const char *text,
 		     size_t text_len, size_t *len)
 {
@@ -1229,38 +1253,13 @@ char *tp_status_line(const char *type, json_object *tag, const char *text,
 
 	if (text_len < 2 || text[0] != '{' || text[text_len - 1] != '}')
 		return NULL;
-	jsonw_lit(&w, "{\"type\":");
-	jsonw_str(&w, type);
-	if (tag) {
-		/* The tag as json-c prints it inside the event (tp_line's
-		 * flags); repaired on its own as tp_line would in the line. */
-		const char *t = json_object_to_json_string_ext(
-			tag, JSON_C_TO_STRING_PLAIN |
-				     JSON_C_TO_STRING_NOSLASHESCAPE);
-		size_t tn = t ? strlen(t) : 0;
-		char *fixed = NULL;
-		if (!t) {
-			w.failed = true;
-		} else if (tp_utf8_check(t, tn) != tn) {
-			fixed = tp_utf8_sanitize(t, tn, &tn);
-			if (!fixed)
-				w.failed = true;
-			t = fixed;
-		}
-		jsonw_lit(&w, ",\"tag\":");
-		if (t)
-			jsonw_raw(&w, t, tn);
-		free(fixed);
-	}
-	/* An object of no member ("{}") adds nothing, not a comma. */
+	tp_event_open(&w, type, tag);
+	/* The members of text, if any, without its braces. */
 	if (text_len > 2) {
 		jsonw_lit(&w, ",");
-		jsonw_raw(&w, text + 1, text_len - 1);
-	} else {
-		jsonw_lit(&w, "}");
+		jsonw_raw(&w, text + 1, text_len - 2);
 	}
-	jsonw_lit(&w, "\n");
-	return jsonw_take(&w, len);
+	return tp_event_close(&w, len);
 }
 
 /* A line of many megabytes (a `list` of 100,000 torrents is ~50 MB) is

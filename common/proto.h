@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "jsonw.h"
 #include "steer.h"
 
 #define TP_PROTOCOL_VERSION 1
@@ -200,6 +201,13 @@ char *tp_status_text(const struct tp_status *st, size_t *len);
  * (a Status or StatusUpdate from tp_status_text). */
 char *tp_line_fields(json_object *ev, const char *text, size_t text_len,
 		     size_t *len);
+/* The same events written directly (common/jsonw.h), without a json-c
+ * tree: tp_event_open writes {"type":TYPE[,"tag":TAG]; the caller adds
+ * ,"member":value pairs; tp_event_close ends the object and the line
+ * (made UTF-8 as tp_line does) and returns it as tp_line would, NULL
+ * when memory ran out. */
+void tp_event_open(struct jsonw *w, const char *type, json_object *tag);
+char *tp_event_close(struct jsonw *w, size_t *len);
 /* The line {"type":TYPE[,"tag":TAG],<the members of text>}: a Status
  * (tag given) or StatusUpdate (NULL) from tp_status_text, byte for byte
  * tp_line_fields's, without building the event through json-c. */

@@ -1286,18 +1286,25 @@ static void svc_on_created(struct service *s, struct svc_pending *p,
 {
 	svc_add_torrent(s, ev, p->uid, p->conn);
 
-	json_object *out = tp_event_new("NewTorrentCreated", p->tag);
-	json_object_object_add(out, "id", json_object_new_int64(ev->id));
-	json_object_object_add(out, "info_hash",
-			       json_object_new_string(ev->info_hash));
-	json_object_object_add(out, "name",
-			       json_object_new_string(ev->name ? ev->name : ""));
-	json_object_object_add(out, "save_path",
-			       json_object_new_string(ev->save_path));
-	if (p->torrent_out)
-		json_object_object_add(out, "torrent_out",
-				       json_object_new_string(p->torrent_out));
-	svc_send(s, p->conn, out);
+	/* Written directly, as every add's Status lines are: a json-c tree
+	 * per add cost the main thread more than the rest of its work. */
+	struct jsonw w = {0};
+	tp_event_open(&w, "NewTorrentCreated", p->tag);
+	jsonw_lit(&w, ",\"id\":");
+	jsonw_i64(&w, ev->id);
+	jsonw_lit(&w, ",\"info_hash\":");
+	jsonw_str(&w, ev->info_hash);
+	jsonw_lit(&w, ",\"name\":");
+	jsonw_str(&w, ev->name ? ev->name : "");
+	jsonw_lit(&w, ",\"save_path\":");
+	jsonw_str(&w, ev->save_path ? ev->save_path : "");
+	if (p->torrent_out) {
+		jsonw_lit(&w, ",\"torrent_out\":");
+		jsonw_str(&w, p->torrent_out);
+	}
+	size_t len = 0;
+	char *line = tp_event_close(&w, &len);
+	svc_send_line(s, p->conn, p->tag, line, len);
 }
 
 static void svc_on_closed(struct service *s, struct svc_pending *p,

@@ -1250,6 +1250,27 @@ static void test_status_text_matches_json_c(void **state)
 			free(want);
 			free(got);
 			len = strlen(text);
+
+			/* An event of other members (NewTorrentCreated's). */
+			ev = tp_event_new("NewTorrentCreated", tags[k]);
+			json_object_object_add(ev, "id", json_object_new_int64(st.id));
+			json_object_object_add(ev, "name", json_object_new_string(
+					       st.save_path ? st.save_path : "x"));
+			want = tp_line(ev, &want_len);
+			json_object_put(ev);
+			struct jsonw w = {0};
+			tp_event_open(&w, "NewTorrentCreated", tags[k]);
+			jsonw_lit(&w, ",\"id\":");
+			jsonw_i64(&w, st.id);
+			jsonw_lit(&w, ",\"name\":");
+			jsonw_str(&w, st.save_path ? st.save_path : "x");
+			size_t got_len = 0;
+			got = tp_event_close(&w, &got_len);
+			assert_non_null(got);
+			assert_string_equal(got, want);
+			assert_int_equal(got_len, want_len);
+			free(want);
+			free(got);
 			json_object_put(tags[k]);
 		}
 		free(text);
