@@ -1410,6 +1410,9 @@ static void svc_on_status(struct service *s, struct engine_event *ev)
 	tp_status_free(&t->st);
 	t->st = ev->status;
 	memset(&ev->status, 0, sizeof ev->status);
+	/* The id and owner are the service's: a restored torrent's saved
+	 * status (EV_RESTORED) need not carry them. */
+	t->st.id = t->id;
 	t->st.owner = owner;
 	svc_status_changed(t);
 	svc_push_status(s, t);
