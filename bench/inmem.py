@@ -17,10 +17,11 @@ on disk), then:
     under 64 patrons while 10,000 are added" (target p99 <= 0.5 ms).
 With KIND "adds", only the main thread's costs while adding: N .torrent
 creates pipelined over one connection (at most 1024 unanswered, as row 5
-of bench.py), then the open loop above.
+of bench.py), then the open loop above.  With KIND "list", only N magnets
+and the `list` of all of them (the 100,000 row's `list`, alone).
 Timings are printed, never judged.  Usage (after `make all`):
 
-    python3 bench/inmem.py build [N [magnets|torrents|adds]]   # 10000 magnets
+    python3 bench/inmem.py build [N [magnets|torrents|adds|list]]   # 10000 magnets
 """
 
 import base64
@@ -193,6 +194,9 @@ def main():
         lst = bench.rpcload(b, "rpc", d.sock, 1, LIST_REQUESTS, t, "list", 1, timeout=t + 10)
         print("list of %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
               % (n, lst["p50_ms"], lst["p99_ms"], lst["max_ms"]))
+        if kind == "list":
+            d.stop()
+            return
         st = bench.rpcload(b, "rpc", d.sock, PATRONS, STATUS_REQUESTS, 120, "status", 1,
                            timeout=130)
         print("status, %d patrons closed loop, idle: p50 %.3f ms, p99 %.3f ms, %.0f req/s"

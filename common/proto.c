@@ -1218,8 +1218,16 @@ char *tp_status_text(const struct tp_status *st, size_t *len)
 	struct jsonw w = {0};
 
 	proto_status_write(&w, st);
-	char *text = jsonw_take(&w, len);
-	return proto_utf8_whole(text, len);
+	char *text = proto_utf8_whole(jsonw_take(&w, len), len);
+	/* Kept per torrent until its status changes: copied to its exact
+	 * size (the buffer grew by doubling, and shrinking it in place left
+	 * the slack between texts: +0.6 KiB a torrent in RSS). */
+	char *fit = text ? malloc(*len + 1) : NULL;
+	if (!fit)
+		return text;
+	memcpy(fit, text, *len + 1);
+	free(text);
+	return fit;
 }
 
 void tp_event_open(struct jsonw *w, const char *type, json_object *tag)
