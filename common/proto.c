@@ -1309,32 +1309,6 @@ static char *proto_line_open(json_object *ev, size_t more, size_t *len,
 	return big;
 }
 
-char *tp_line_fields(json_object *ev, const char *text, size_t text_len,
-		     size_t *len)
-{
-	const char *sep;
-	size_t n;
-	char *line;
-
-	if (text_len < 2 || text[0] != '{' || text[text_len - 1] != '}')
-		return NULL;
-	line = proto_line_open(ev, text_len + 2, &n, &sep);
-	if (!line)
-		return NULL;
-	/* An object of no member ("{}") adds nothing, not a comma. */
-	if (text_len > 2) {
-		n += (size_t)sprintf(line + n, "%s", sep);
-		memcpy(line + n, text + 1, text_len - 1);
-		n += text_len - 1;
-	} else {
-		line[n++] = '}';
-	}
-	line[n++] = '\n';
-	line[n] = '\0';
-	*len = n;
-	return line;
-}
-
 char *tp_line_array(json_object *ev, const char *key,
 		    const char *const *texts, const size_t *lens, size_t count,
 		    size_t *len)
