@@ -15,9 +15,13 @@ on disk), then:
     due; idle, then while another connection pipelines OPEN_ADDS .torrent
     creates (at most 1024 unanswered).  This is the SPEC 11 row "status
     under 64 patrons while 10,000 are added" (target p99 <= 0.5 ms).
+With KIND "adds", only the main thread's costs while adding: N .torrent
+creates pipelined over one connection (at most 1024 unanswered, as row 5
+of bench.py), then the open loop above.  With KIND "list", only N magnets
+and the `list` of all of them (the 100,000 row's `list`, alone).
 Timings are printed, never judged.  Usage (after `make all`):
 
-    python3 bench/inmem.py build [N [magnets|torrents]]   # 10000 magnets
+    python3 bench/inmem.py build [N [magnets|torrents|adds|list]]   # 10000 magnets
 """
 
 import base64
@@ -122,6 +126,35 @@ def open_loop(b, d, t):
              lat[-1], len(lat), adding["end"] - t0, adding["r"]["per_second"]))
 
 
+def row5_adds(b, d, n, t):
+    """n .torrent creates over one connection, as bench.py's row 5."""
+    lines = b.run.path("row5-creates.jsonl")
+    with open(lines, "w") as f:
+        # Past the open loop's OPEN_ADDS, which would be duplicates.
+        for i, x in enumerate(bench.small_torrents(OPEN_ADDS + n)[OPEN_ADDS:]):
+            f.write(json.dumps({"op": "create", "tag": i, "torrent": x, "paused": True}) + "\n")
+    main0, all0 = cpu_seconds(d.proc.pid)
+    r = bench.rpcload(b, "lines", d.sock, lines, 1024, t, timeout=t + 10)
+    main1, all1 = cpu_seconds(d.proc.pid)
+    # CPU time, unlike the rate, hardly depends on what else the machine
+    # runs: the main (epoll) thread's is what stalls every patron.
+    print("add %d .torrents, 1 connection, 1024 window: %.2f s, %.0f/s; CPU: main "
+          "thread %.1f s (%.0f us an add), whole daemon %.1f s"
+          % (n, r["seconds"], r["per_second"], main1 - main0,
+             (main1 - main0) * 1e6 / n, all1 - all0))
+
+
+def cpu_seconds(pid):
+    """(the main thread's, the whole process's) user + system CPU seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def one(path):
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+    return (one("/proc/%d/task/%d/stat" % (pid, pid)), one("/proc/%d/stat" % pid))
+
+
 class B:
     def __init__(self, run):
         self.run = run
@@ -141,6 +174,11 @@ def main():
         d = bench.Tpd(run, "inmem")
         rss0 = d.rss_kib()
         t = 60 + n * 0.05
+        if kind == "adds":
+            row5_adds(b, d, n, t)
+            open_loop(b, d, t)
+            d.stop()
+            return
         if kind == "torrents":
             secs = add_torrents(d.sock, n, t)
             r = {"seconds": secs, "per_second": n / secs}
@@ -156,6 +194,9 @@ def main():
         lst = bench.rpcload(b, "rpc", d.sock, 1, LIST_REQUESTS, t, "list", 1, timeout=t + 10)
         print("list of %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
               % (n, lst["p50_ms"], lst["p99_ms"], lst["max_ms"]))
+        if kind == "list":
+            d.stop()
+            return
         st = bench.rpcload(b, "rpc", d.sock, PATRONS, STATUS_REQUESTS, 120, "status", 1,
                            timeout=130)
         print("status, %d patrons closed loop, idle: p50 %.3f ms, p99 %.3f ms, %.0f req/s"

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "jsonw.h"
 #include "steer.h"
 
 #define TP_PROTOCOL_VERSION 1
@@ -193,13 +194,21 @@ char *tp_line(json_object *obj, size_t *len);
 /* The status fields as the text of one JSON object, "{"id":...}" (no
  * newline; malloc'd, length in *len): what tp_status_to_json gives,
  * serialised and repaired as tp_line does.  The daemon keeps it per
- * torrent and splices it into lines with the two functions below, which
- * give byte for byte the line tp_line would give for the same objects. */
+ * torrent and splices it into lines with tp_status_line and
+ * tp_line_array below, which give byte for byte the line tp_line would
+ * give for the same objects. */
 char *tp_status_text(const struct tp_status *st, size_t *len);
-/* ev's line with the members of the object text `text` added at its end
- * (a Status or StatusUpdate from tp_status_text). */
-char *tp_line_fields(json_object *ev, const char *text, size_t text_len,
-		     size_t *len);
+/* The same events written directly (common/jsonw.h), without a json-c
+ * tree: tp_event_open writes {"type":TYPE[,"tag":TAG]; the caller adds
+ * ,"member":value pairs; tp_event_close ends the object and the line
+ * (made UTF-8 as tp_line does) and returns it as tp_line would, NULL
+ * when memory ran out. */
+void tp_event_open(struct jsonw *w, const char *type, json_object *tag);
+char *tp_event_close(struct jsonw *w, size_t *len);
+/* The line {"type":TYPE[,"tag":TAG],<the members of text>}: a Status
+ * (tag given) or StatusUpdate (NULL) from tp_status_text. */
+char *tp_status_line(const char *type, json_object *tag, const char *text,
+		     size_t text_len, size_t *len);
 /* ev's line with a member `key` (plain ASCII, needing no escape) added at
  * its end: the array of the object texts texts[0..count) (a List). */
 char *tp_line_array(json_object *ev, const char *key,

@@ -456,6 +456,12 @@ static void service_answer_cb(void *ctx, uint64_t c, const char *l, size_t n)
 	server_answer(t->srv, c, l, n);
 }
 
+static void service_answer_take_cb(void *ctx, uint64_t c, char *l, size_t n)
+{
+	struct tpd *t = ctx;
+	server_answer_take(t->srv, c, l, n);
+}
+
 static void service_push_cb(void *ctx, uint64_t c, int64_t id, const char *l,
 			    size_t n)
 {
@@ -603,6 +609,7 @@ int main(int argc, char **argv)
 	struct service_io io = {
 		.ctx = &t,
 		.answer = service_answer_cb,
+		.answer_take = service_answer_take_cb,
 		.push = service_push_cb,
 		.engine = service_to_engine,
 		.work = service_to_workers,

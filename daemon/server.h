@@ -53,6 +53,8 @@ void server_set_limits(struct server *srv, size_t max_line, size_t max_conns,
 
 /* service_io implementations (ctx = the server). */
 void server_answer(void *srv, uint64_t conn, const char *line, size_t len);
+/* server_answer taking over the malloc'd line (freed in any case). */
+void server_answer_take(void *srv, uint64_t conn, char *line, size_t len);
 void server_push(void *srv, uint64_t conn, int64_t id, const char *line,
 		 size_t len);
 

@@ -283,6 +283,10 @@ static void svc_deliver(struct service *s, uint64_t conn, char *line,
 	if (c) {
 		if (c->owed)
 			c->owed--;
+		if (line && s->io.answer_take) {
+			s->io.answer_take(s->io.ctx, conn, line, len);
+			return;
+		}
 		if (line)
 			s->io.answer(s->io.ctx, conn, line, len);
 	}
@@ -351,10 +355,7 @@ static char *svc_status_line(struct svc_torrent *t, const char *type,
 {
 	if (!svc_status_text(t))
 		return NULL;
-	json_object *ev = tp_event_new(type, tag);
-	char *line = tp_line_fields(ev, t->text, t->text_len, len);
-	json_object_put(ev);
-	return line;
+	return tp_status_line(type, tag, t->text, t->text_len, len);
 }
 
 /* Answers with a line spliced from kept texts; takes line over.  NULL:
@@ -847,6 +848,36 @@ static int svc_cmp_id(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/* Sorts v by id.  Ids are handed out one after another, so they are
+ * nearly dense: then each goes straight to its slot (O(n); qsort of
+ * 100,000 was a tenth of a `list`'s time, perf, issue 12); else qsort. */
+static void svc_sort_by_id(struct svc_torrent **v, size_t n)
+{
+	if (n < 2)
+		return;
+	int64_t lo = v[0]->id, hi = v[0]->id;
+	for (size_t i = 1; i < n; i++) {
+		if (v[i]->id < lo)
+			lo = v[i]->id;
+		if (v[i]->id > hi)
+			hi = v[i]->id;
+	}
+	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
+	struct svc_torrent **slot = span <= (uint64_t)n * 4
+		? calloc((size_t)span, sizeof *slot) : NULL;
+	if (!slot) {
+		qsort(v, n, sizeof *v, svc_cmp_id);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		slot[v[i]->id - lo] = v[i]; /* ids are unique */
+	size_t k = 0;
+	for (uint64_t i = 0; i < span; i++)
+		if (slot[i])
+			v[k++] = slot[i];
+	free(slot);
+}
+
 static void svc_op_list(struct service *s, struct svc_conn *c,
 		struct tp_request *req, struct svc_torrent *t)
 {
@@ -863,7 +894,7 @@ static void svc_op_list(struct service *s, struct svc_conn *c,
 		if (svc_visible(s, c->uid, val) &&
 		    (!req->label || svc_has_label(val, req->label)))
 			v[n++] = val;
-	qsort(v, n, sizeof *v, svc_cmp_id);
+	svc_sort_by_id(v, n);
 	/* Each status's text is kept from when it last changed: a list of
 	 * many torrents is copies, not n encodings (issue 12). */
 	const char **texts = calloc(n + 1, sizeof *texts);
@@ -1255,18 +1286,25 @@ static void svc_on_created(struct service *s, struct svc_pending *p,
 {
 	svc_add_torrent(s, ev, p->uid, p->conn);
 
-	json_object *out = tp_event_new("NewTorrentCreated", p->tag);
-	json_object_object_add(out, "id", json_object_new_int64(ev->id));
-	json_object_object_add(out, "info_hash",
-			       json_object_new_string(ev->info_hash));
-	json_object_object_add(out, "name",
-			       json_object_new_string(ev->name ? ev->name : ""));
-	json_object_object_add(out, "save_path",
-			       json_object_new_string(ev->save_path));
-	if (p->torrent_out)
-		json_object_object_add(out, "torrent_out",
-				       json_object_new_string(p->torrent_out));
-	svc_send(s, p->conn, out);
+	/* Written directly, as every add's Status lines are: a json-c tree
+	 * per add cost the main thread more than the rest of its work. */
+	struct jsonw w = {0};
+	tp_event_open(&w, "NewTorrentCreated", p->tag);
+	jsonw_lit(&w, ",\"id\":");
+	jsonw_i64(&w, ev->id);
+	jsonw_lit(&w, ",\"info_hash\":");
+	jsonw_str(&w, ev->info_hash);
+	jsonw_lit(&w, ",\"name\":");
+	jsonw_str(&w, ev->name ? ev->name : "");
+	jsonw_lit(&w, ",\"save_path\":");
+	jsonw_str(&w, ev->save_path ? ev->save_path : "");
+	if (p->torrent_out) {
+		jsonw_lit(&w, ",\"torrent_out\":");
+		jsonw_str(&w, p->torrent_out);
+	}
+	size_t len = 0;
+	char *line = tp_event_close(&w, &len);
+	svc_send_line(s, p->conn, p->tag, line, len);
 }
 
 static void svc_on_closed(struct service *s, struct svc_pending *p,
@@ -1372,6 +1410,9 @@ static void svc_on_status(struct service *s, struct engine_event *ev)
 	tp_status_free(&t->st);
 	t->st = ev->status;
 	memset(&ev->status, 0, sizeof ev->status);
+	/* The id and owner are the service's: a restored torrent's saved
+	 * status (EV_RESTORED) need not carry them. */
+	t->st.id = t->id;
 	t->st.owner = owner;
 	svc_status_changed(t);
 	svc_push_status(s, t);

@@ -25,6 +25,9 @@ struct service_io {
 	void *ctx;
 	/* A direct answer; never dropped while the connection is open. */
 	void (*answer)(void *ctx, uint64_t conn, const char *line, size_t len);
+	/* Optional: the same, taking over the malloc'd line, so a long one
+	 * (a `list` of 100,000 is ~50 MB) need not be copied again. */
+	void (*answer_take)(void *ctx, uint64_t conn, char *line, size_t len);
 	/* A status push; may be replaced by a later push for the same id. */
 	void (*push)(void *ctx, uint64_t conn, int64_t id, const char *line,
 		     size_t len);

@@ -4,6 +4,7 @@
  * echoed tag, status objects round-trip, and lines are framed correctly.
  * Single-threaded cmocka.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1046,7 +1047,7 @@ static void test_status_roundtrip(void **state)
 }
 
 /* The lines the daemon splices from kept status texts (tp_status_text,
- * tp_line_fields, tp_line_array) are byte for byte those json-c gives for
+ * tp_status_line, tp_line_array) are byte for byte those json-c gives for
  * the same objects: the wire format does not depend on the shortcut. */
 static void test_status_text_splice(void **state)
 {
@@ -1076,20 +1077,19 @@ static void test_status_text_splice(void **state)
 		const char *types[] = {"Status", "StatusUpdate"};
 		for (size_t k = 0; k < 2; k++) {
 			json_object *want_ev = tp_event_new(types[k], k ? NULL : tag);
-			json_object *ev = tp_event_new(types[k], k ? NULL : tag);
 			size_t want_len, len;
 			char *want, *got;
 
 			tp_status_to_json(&st[i], want_ev);
 			want = tp_line(want_ev, &want_len);
-			got = tp_line_fields(ev, texts[i], lens[i], &len);
+			got = tp_status_line(types[k], k ? NULL : tag, texts[i],
+					     lens[i], &len);
 			assert_non_null(got);
 			assert_int_equal(len, want_len);
 			assert_string_equal(got, want);
 			free(want);
 			free(got);
 			json_object_put(want_ev);
-			json_object_put(ev);
 		}
 	}
 	for (size_t n = 0; n <= 3; n++) {
@@ -1121,6 +1121,160 @@ static void test_status_text_splice(void **state)
 		tp_status_free(&st[i]);
 	}
 	json_object_put(tag);
+}
+
+/* A string of random bytes 1..255, those json-c escapes (and '/' and
+ * bytes that are not UTF-8) often among them. */
+static char *tp_random_str(unsigned *seed)
+{
+	static const char tricky[] = "\"\\/\b\f\n\r\t\x01\x1f\x7f\xc3\xa9\xff";
+	size_t n = (size_t)(rand_r(seed) % 12);
+	char *s = malloc(n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		int r = rand_r(seed) % 4;
+		s[i] = r == 0 ? tricky[rand_r(seed) % (sizeof(tricky) - 1)]
+		     : r == 1 ? (char)(1 + rand_r(seed) % 255)
+			      : (char)('a' + rand_r(seed) % 26);
+	}
+	s[n] = '\0';
+	return s;
+}
+
+static double tp_random_double(unsigned *seed)
+{
+	static const double odd[] = {0.0, -0.0, 1.0, -1.0, 0.1, 1.0 / 3.0,
+				     1e-9, 1e21, 1e300, 5e-324, 123456789012.0,
+				     0.25, 2.5e17};
+	int r = rand_r(seed) % 4;
+
+	if (r == 0)
+		return odd[rand_r(seed) % (int)(sizeof(odd) / sizeof(odd[0]))];
+	if (r == 1)
+		return (double)rand_r(seed);
+	if (r == 2)
+		return (double)rand_r(seed) / (double)(rand_r(seed) + 1);
+	return -1.0;
+}
+
+static int64_t tp_random_i64(unsigned *seed)
+{
+	static const int64_t odd[] = {0, -1, 1, INT64_MAX, INT64_MIN,
+				      INT32_MAX, INT32_MIN};
+	if (rand_r(seed) % 3 == 0)
+		return odd[rand_r(seed) % 7];
+	return ((int64_t)rand_r(seed) << 20) - (int64_t)rand_r(seed);
+}
+
+/* tp_status_text and tp_status_line, written without json-c, against
+ * json-c's own output for many random statuses (issue 12). */
+static void test_status_text_matches_json_c(void **state)
+{
+	static const char *states[] = {"downloading", "seeding", "unknown"};
+	unsigned seed = 12;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		struct tp_status st;
+		memset(&st, 0, sizeof st);
+		st.id = tp_random_i64(&seed);
+		st.name = rand_r(&seed) % 8 ? tp_random_str(&seed) : NULL;
+		snprintf(st.info_hash, sizeof st.info_hash, "%08x", rand_r(&seed));
+		st.state = rand_r(&seed) % 8 ? states[rand_r(&seed) % 3] : NULL;
+		st.paused = rand_r(&seed) & 1;
+		st.progress = tp_random_double(&seed);
+		st.done_bytes = tp_random_i64(&seed);
+		st.total_bytes = tp_random_i64(&seed);
+		st.down_rate = tp_random_i64(&seed);
+		st.up_rate = tp_random_i64(&seed);
+		st.peers = (int)tp_random_i64(&seed);
+		st.seeds = rand_r(&seed);
+		st.error = rand_r(&seed) % 2 ? tp_random_str(&seed) : NULL;
+		st.save_path = rand_r(&seed) % 8 ? tp_random_str(&seed) : NULL;
+		st.owner = (uint32_t)rand_r(&seed) * 3u;
+		st.n_labels = (size_t)(rand_r(&seed) % 3);
+		st.labels = calloc(st.n_labels + 1, sizeof *st.labels);
+		for (size_t i = 0; i < st.n_labels; i++)
+			st.labels[i] = tp_random_str(&seed);
+		st.queue_position = (int)tp_random_i64(&seed);
+		st.queued = rand_r(&seed) & 1;
+		st.sequential = rand_r(&seed) & 1;
+		st.download_limit = tp_random_i64(&seed);
+		st.upload_limit = tp_random_i64(&seed);
+		st.uploaded_bytes = tp_random_i64(&seed);
+		st.downloaded_bytes = tp_random_i64(&seed);
+		st.ratio = tp_random_double(&seed);
+		st.ratio_limit = tp_random_double(&seed);
+		st.seed_time_limit = tp_random_i64(&seed);
+		st.seeding_time = tp_random_i64(&seed);
+		st.eta = tp_random_i64(&seed);
+		st.stop_reason = rand_r(&seed) % 2 ? "ratio" : NULL;
+		if (round == 0) {
+			st.progress = NAN;
+			st.ratio = INFINITY;
+			st.ratio_limit = 2.0;
+		}
+
+		json_object *obj = json_object_new_object();
+		tp_status_to_json(&st, obj);
+		size_t want_len, len;
+		char *want = tp_line(obj, &want_len);
+		json_object_put(obj);
+		char *text = tp_status_text(&st, &len);
+		assert_non_null(want);
+		assert_non_null(text);
+		want[--want_len] = '\0';
+		assert_int_equal(len, want_len);
+		assert_string_equal(text, want);
+		free(want);
+
+		/* The event lines: StatusUpdate untagged, Status with tags of
+		 * every kind. */
+		char *tagstr = tp_random_str(&seed);
+		json_object *tags[] = {NULL, json_object_new_string(tagstr),
+				       json_object_new_int64(tp_random_i64(&seed)),
+				       json_tokener_parse("{\"a\":[1,2.50,\"x/y\"]}")};
+		free(tagstr);
+		for (size_t k = 0; k < sizeof tags / sizeof tags[0]; k++) {
+			const char *type = k ? "Status" : "StatusUpdate";
+			json_object *ev = tp_event_new(type, tags[k]);
+			tp_status_to_json(&st, ev);
+			want = tp_line(ev, &want_len);
+			json_object_put(ev);
+			char *got = tp_status_line(type, tags[k], text, len,
+						   &len);
+			assert_non_null(got);
+			assert_string_equal(got, want);
+			assert_int_equal(strlen(got), len);
+			free(want);
+			free(got);
+			len = strlen(text);
+
+			/* An event of other members (NewTorrentCreated's). */
+			ev = tp_event_new("NewTorrentCreated", tags[k]);
+			json_object_object_add(ev, "id", json_object_new_int64(st.id));
+			json_object_object_add(ev, "name", json_object_new_string(
+					       st.save_path ? st.save_path : "x"));
+			want = tp_line(ev, &want_len);
+			json_object_put(ev);
+			struct jsonw w = {0};
+			tp_event_open(&w, "NewTorrentCreated", tags[k]);
+			jsonw_lit(&w, ",\"id\":");
+			jsonw_i64(&w, st.id);
+			jsonw_lit(&w, ",\"name\":");
+			jsonw_str(&w, st.save_path ? st.save_path : "x");
+			size_t got_len = 0;
+			got = tp_event_close(&w, &got_len);
+			assert_non_null(got);
+			assert_string_equal(got, want);
+			assert_int_equal(got_len, want_len);
+			free(want);
+			free(got);
+			json_object_put(tags[k]);
+		}
+		free(text);
+		tp_status_free(&st);
+	}
 }
 
 static void test_status_copy(void **state)
@@ -1244,6 +1398,7 @@ int main(void)
 		cmocka_unit_test(test_status_roundtrip),
 		cmocka_unit_test(test_status_copy),
 		cmocka_unit_test(test_status_text_splice),
+		cmocka_unit_test(test_status_text_matches_json_c),
 		cmocka_unit_test(test_status_from_json),
 		cmocka_unit_test(test_status_state_static),
 	};
