@@ -28,7 +28,7 @@ FUZZ_BINS := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
 # proto.c and options.c check steering fields with steer.c, rate.c and
 # schedule.c.
 FUZZ_STEER_SRC := common/steer.c common/rate.c common/schedule.c
-fuzz_request_SRC := common/proto.c common/codec.c common/utf8.c common/escape.c common/jsonscan.c $(FUZZ_STEER_SRC)
+fuzz_request_SRC := common/proto.c common/jsonw.c common/codec.c common/utf8.c common/escape.c common/jsonscan.c $(FUZZ_STEER_SRC)
 fuzz_pipe_SRC := client/pipe_parse.c
 fuzz_config_SRC := daemon/options.c daemon/log.c daemon/peernet.c common/utf8.c common/escape.c $(FUZZ_STEER_SRC)
 fuzz_codec_SRC := common/codec.c
