@@ -846,85 +846,6 @@ void tp_status_copy(struct tp_status *dst, const struct tp_status *src)
 	}
 }
 
-/* The steering fields of SPEC section 8; null where the value is "the
- * default" or unknown. */
-static void proto_status_steer_json(const struct tp_status *st,
-				    json_object *obj)
-{
-	json_object *labels = json_object_new_array_ext((int)st->n_labels);
-
-	for (size_t i = 0; i < st->n_labels; i++)
-		json_object_array_add(labels,
-				      json_object_new_string(st->labels[i]));
-	json_object_object_add(obj, "labels", labels);
-	json_object_object_add(obj, "queue_position",
-			       json_object_new_int(st->queue_position));
-	json_object_object_add(obj, "queued",
-			       json_object_new_boolean(st->queued));
-	json_object_object_add(obj, "sequential",
-			       json_object_new_boolean(st->sequential));
-	json_object_object_add(obj, "download_limit",
-			       json_object_new_int64(st->download_limit));
-	json_object_object_add(obj, "upload_limit",
-			       json_object_new_int64(st->upload_limit));
-	json_object_object_add(obj, "uploaded_bytes",
-			       json_object_new_int64(st->uploaded_bytes));
-	json_object_object_add(obj, "downloaded_bytes",
-			       json_object_new_int64(st->downloaded_bytes));
-	json_object_object_add(obj, "ratio", json_object_new_double(st->ratio));
-	json_object_object_add(obj, "ratio_limit",
-			       st->ratio_limit < 0
-				       ? NULL
-				       : json_object_new_double(st->ratio_limit));
-	json_object_object_add(obj, "seed_time_limit",
-			       st->seed_time_limit < 0
-				       ? NULL
-				       : json_object_new_int64(st->seed_time_limit));
-	json_object_object_add(obj, "seeding_time",
-			       json_object_new_int64(st->seeding_time));
-	json_object_object_add(obj, "eta",
-			       st->eta < 0 ? NULL : json_object_new_int64(st->eta));
-	json_object_object_add(obj, "stop_reason",
-			       st->stop_reason
-				       ? json_object_new_string(st->stop_reason)
-				       : NULL);
-}
-
-void tp_status_to_json(const struct tp_status *st, json_object *obj)
-{
-	json_object_object_add(obj, "id", json_object_new_int64(st->id));
-	json_object_object_add(obj, "name",
-			       json_object_new_string(st->name ? st->name : ""));
-	json_object_object_add(obj, "info_hash",
-			       json_object_new_string(st->info_hash));
-	json_object_object_add(obj, "state",
-			       json_object_new_string(st->state ? st->state :
-						      proto_state_unknown));
-	json_object_object_add(obj, "paused",
-			       json_object_new_boolean(st->paused));
-	json_object_object_add(obj, "progress",
-			       json_object_new_double(st->progress));
-	json_object_object_add(obj, "done_bytes",
-			       json_object_new_int64(st->done_bytes));
-	json_object_object_add(obj, "total_bytes",
-			       json_object_new_int64(st->total_bytes));
-	json_object_object_add(obj, "down_rate",
-			       json_object_new_int64(st->down_rate));
-	json_object_object_add(obj, "up_rate",
-			       json_object_new_int64(st->up_rate));
-	json_object_object_add(obj, "peers", json_object_new_int(st->peers));
-	json_object_object_add(obj, "seeds", json_object_new_int(st->seeds));
-	json_object_object_add(obj, "save_path",
-			       json_object_new_string(st->save_path ?
-						      st->save_path : ""));
-	json_object_object_add(obj, "owner",
-			       json_object_new_int64((int64_t)st->owner));
-	if (st->error)
-		json_object_object_add(obj, "error",
-				       json_object_new_string(st->error));
-	proto_status_steer_json(st, obj);
-}
-
 /* Reads an optional integer field within [lo, hi]; -1 if malformed. */
 static int proto_status_int(json_object *obj, const char *key, int64_t lo,
 			    int64_t hi, int64_t *out)
@@ -1132,8 +1053,9 @@ static void proto_w_str(struct jsonw *w, const char *key, const char *v)
 	jsonw_str(w, v);
 }
 
-/* Every value of tp_status_to_json, in its order, written as json-c would
- * print that object (test_proto checks it against json-c). */
+/* Every status field, in the order of the Status event of PROTOCOL.md,
+ * written as json-c would print that object (test_proto checks it
+ * against json-c building the same object). */
 static void proto_status_write(struct jsonw *w, const struct tp_status *st)
 {
 	jsonw_lit(w, "{\"id\":");

@@ -177,8 +177,6 @@ struct tp_status {
 
 void tp_status_free(struct tp_status *st);           /* frees members only */
 void tp_status_copy(struct tp_status *dst, const struct tp_status *src);
-/* Adds the status fields to obj (used by StatusUpdate, Status, List). */
-void tp_status_to_json(const struct tp_status *st, json_object *obj);
 /* Client side: reads status fields from an event object; -1 if malformed. */
 int tp_status_from_json(json_object *obj, struct tp_status *st);
 
@@ -192,8 +190,8 @@ json_object *tp_error_event(enum tp_err code, const char *reason,
 char *tp_line(json_object *obj, size_t *len);
 
 /* The status fields as the text of one JSON object, "{"id":...}" (no
- * newline; malloc'd, length in *len): what tp_status_to_json gives,
- * serialised and repaired as tp_line does.  The daemon keeps it per
+ * newline; malloc'd, length in *len), byte for byte what json-c would
+ * print for the same object, repaired as tp_line does.  The daemon keeps it per
  * torrent and splices it into lines with tp_status_line and
  * tp_line_array below, which give byte for byte the line tp_line would
  * give for the same objects. */

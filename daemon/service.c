@@ -349,7 +349,7 @@ static const char *svc_status_text(struct svc_torrent *t)
 }
 
 /* The line of a Status or StatusUpdate event: the event's members, then
- * the status's (the order tp_status_to_json into the event would give). */
+ * the status's, as one json-c object holding both would print. */
 static char *svc_status_line(struct svc_torrent *t, const char *type,
 			     json_object *tag, size_t *len)
 {

@@ -70,12 +70,21 @@ static void fuzz_request_status(const uint8_t *data, size_t size)
 	if (!obj)
 		return;
 	if (tp_status_from_json(obj, &st) == 0) {
-		json_object *out = json_object_new_object();
+		size_t n = 0;
+		char *text;
+		json_object *back;
 
 		tp_status_copy(&copy, &st);
-		tp_status_to_json(&copy, out);
-		free(tp_line(out, NULL));
-		json_object_put(out);
+		/* The daemon's own writer (common/jsonw.c) on whatever the
+		 * client accepted: it must still be one JSON object. */
+		text = tp_status_text(&copy, &n);
+		if (text) {
+			back = json_tokener_parse(text);
+			if (!back || strlen(text) != n)
+				abort();
+			json_object_put(back);
+		}
+		free(text);
 		tp_status_free(&copy);
 		tp_status_free(&st);
 	}
