@@ -161,9 +161,13 @@ def test_alt_speed_halves_the_rate(env):
     after = _slope(samples, switched + 2, switched + 14)
     print("# rate before alt speed %.2f MiB/s, from 2 s after it %.2f MiB/s"
           % (before / MIB, after / MIB), flush=True)
-    check(1.7 * MIB <= before <= 2.4 * MIB, "rate before alt speed %.2f MiB/s, "
+    # The limits are ceilings; a slow build (ASan) may run a little
+    # under the first one (1.77 MiB/s seen), so the floor is looser than
+    # the ceiling and the drop is judged with both windows' slack (at
+    # worst 1.2 / 1.5 = 0.8; without the switch it would stay about 1).
+    check(1.5 * MIB <= before <= 2.4 * MIB, "rate before alt speed %.2f MiB/s, "
           "expected about 2" % (before / MIB))
-    check(after <= 0.6 * before, "alt speed did not halve the rate: %.2f -> "
+    check(after <= 0.8 * before, "alt speed did not halve the rate: %.2f -> "
           "%.2f MiB/s" % (before / MIB, after / MIB))
     check(0.8 * MIB <= after <= 1.2 * MIB, "rate from 2 s after alt speed %.2f "
           "MiB/s, expected about 1" % (after / MIB))
