@@ -5,10 +5,15 @@ pipelines a hello, 8 magnet creates, a create of a 100 KB .torrent, a list
 and a watch, reads every answer, then closes every torrent it made and
 disconnects.  A first storm brings the daemon to its working size (the
 first one leaves about 1.5 MiB more than a fresh daemon has: tables,
-libtorrent's and the allocator's high-water marks; later ones do not add
-to it).  Then two more: the RSS after the second is within 10 % of the
-RSS after the first, so nothing leaks per patron or per torrent and the
-memory freed after a storm is given back rather than kept growing.
+libtorrent's and the allocator's high-water marks).  Then STORMS more,
+with the RSS read after each.  A leak per patron or per torrent grows the
+RSS in every storm by the same amount; a high-water step (the allocator
+opening one more arena for a thread that ran for the first time, seen
+once in CI as +8 MiB between two storms on a machine twice as fast) comes
+once and stays.  So the test judges the median of the growths between
+consecutive storms: at most GROWTH_BOUND of the first RSS (1152 torrents a
+storm: that is a leak of about 450 bytes a torrent), and no step left the
+RSS more than STEP_BOUND above the first.
 Bounded in time: each storm must finish within 300 s.
 
 Under `make test-asan` the test is skipped, by name: AddressSanitizer's
@@ -30,6 +35,9 @@ from tpdtest import check, test
 
 PATRONS = 128
 CREATES = 8
+STORMS = 5
+GROWTH_BOUND = 0.02
+STEP_BOUND = 1.50
 STORM_SECONDS = 300
 
 
@@ -107,7 +115,7 @@ def _storm(sock, torrents):
 
 
 @test
-def test_two_storms(env):
+def test_repeated_storms(env):
     if "asan" in os.path.basename(T.build_dir()):
         raise T.TestSkip("RSS under AddressSanitizer is its quarantine's, not tpd's")
     d = env.start_daemon(extra=["--log-level", "info"])
@@ -116,7 +124,7 @@ def test_two_storms(env):
                 .decode() for i in range(PATRONS)]
     _storm(d.sock, torrents)  # to the working size
     rss = []
-    for n in (1, 2):
+    for n in range(1, STORMS + 1):
         t0 = time.monotonic()
         _storm(d.sock, torrents)
         with d.patron() as p:
@@ -124,10 +132,14 @@ def test_two_storms(env):
         rss.append(_rss_kib(d.proc.pid))
         print("  storm %d: %.1f s, RSS after it %d KiB" % (n, time.monotonic() - t0, rss[-1]),
               flush=True)
-    check(rss[1] <= rss[0] * 1.10,
-          "RSS after the second storm is %d KiB, more than 10 %% above %d KiB after the first"
-          % (rss[1], rss[0]))
-
+    growths = sorted(b - a for a, b in zip(rss, rss[1:]))
+    median = growths[len(growths) // 2]
+    check(median <= rss[0] * GROWTH_BOUND,
+          "RSS grew by a median of %d KiB a storm (%s KiB after each), more than %d %% of %d KiB"
+          % (median, rss, GROWTH_BOUND * 100, rss[0]))
+    check(rss[-1] <= rss[0] * STEP_BOUND,
+          "RSS after the last storm is %d KiB, more than %.1f times %d KiB after the first"
+          % (rss[-1], STEP_BOUND, rss[0]))
 
 if __name__ == "__main__":
     T.main()
