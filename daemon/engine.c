@@ -1256,9 +1256,9 @@ void engine_submit(struct engine *e, struct engine_cmd *cmd)
 		engine_cmd_free(cmd);
 }
 
-struct queue_link *engine_take_events(struct engine *e)
+struct queue_link *engine_take_events(struct engine *e, size_t max)
 {
-	return queue_take_all(&e->events, NULL);
+	return queue_take_some(&e->events, max);
 }
 
 void engine_stop(struct engine *e)

@@ -148,9 +148,10 @@ int engine_event_fd(struct engine *e);
 int engine_listen_port(struct engine *e);
 /* Takes ownership of cmd.  Never blocks on the engine's work. */
 void engine_submit(struct engine *e, struct engine_cmd *cmd);
-/* All waiting events, oldest first, linked through their `link`
- * (QUEUE_ITEM(l, struct engine_event, link)); NULL when none. */
-struct queue_link *engine_take_events(struct engine *e);
+/* At most max waiting events, oldest first, linked through their `link`
+ * (QUEUE_ITEM(l, struct engine_event, link)); NULL when none.  While
+ * more wait, engine_event_fd() stays readable. */
+struct queue_link *engine_take_events(struct engine *e, size_t max);
 /* Replaces the blocklist (takes bl over; NULL clears it).  Applied by the
  * engine thread before its next command; peers connected from a newly
  * blocked address are dropped. */

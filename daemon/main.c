@@ -36,6 +36,11 @@
 /* URL fetches mostly wait on the network: they get their own, larger pool
  * so slow servers cannot hold up reading and hashing for everyone. */
 #define MAIN_FETCH_THREADS 16
+/* The engine answers a batch of creates at once (one commit, up to 1,024
+ * torrents): taken whole, its events held every patron's request behind
+ * them for tens of milliseconds.  This many per turn of the main loop
+ * (about 1 ms of work), then the patrons' requests, then the rest. */
+#define MAIN_EVENTS_PER_TURN 64
 
 struct tpd {
 	struct tpd_options opt;
@@ -139,7 +144,7 @@ static int main_mkdirs(const char *path, mode_t mode)
 static void main_on_engine(void *ctx)
 {
 	struct tpd *t = ctx;
-	struct queue_link *l = engine_take_events(t->eng);
+	struct queue_link *l = engine_take_events(t->eng, MAIN_EVENTS_PER_TURN);
 	while (l) {
 		struct queue_link *next = l->next;
 		l->next = NULL;

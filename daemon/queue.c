@@ -96,6 +96,29 @@ struct queue_link *queue_take_all(struct queue *q, bool *closed)
 	return list;
 }
 
+struct queue_link *queue_take_some(struct queue *q, size_t max)
+{
+	if (q->fd >= 0)
+		queue_clear(q->fd);
+	pthread_mutex_lock(&q->lock);
+	struct queue_link *list = q->head, *last = NULL, *l = q->head;
+	size_t n = 0;
+	for (; l && n < max; n++) {
+		last = l;
+		l = l->next;
+	}
+	if (last)
+		last->next = NULL;
+	q->head = l;
+	if (!l)
+		q->tail = NULL;
+	q->len -= n;
+	pthread_mutex_unlock(&q->lock);
+	if (l && q->fd >= 0)
+		queue_signal(q->fd);
+	return list;
+}
+
 struct queue_link *queue_take_one(struct queue *q)
 {
 	pthread_mutex_lock(&q->lock);

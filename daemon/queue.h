@@ -58,6 +58,10 @@ bool queue_push(struct queue *q, struct queue_link *l);
  * Clears the eventfd first: an item pushed afterwards signals it again, so
  * none is left behind unsignalled. */
 struct queue_link *queue_take_all(struct queue *q, bool *closed);
+/* At most max items (max > 0), oldest first, linked through ->next (NULL
+ * if none); never blocks.  Items left behind keep the eventfd readable,
+ * so a poll() loop serves its other descriptors and comes back for them. */
+struct queue_link *queue_take_some(struct queue *q, size_t max);
 /* The oldest item, waiting for one; NULL once the queue is closed (items
  * still queued then stay for queue_take_all). */
 struct queue_link *queue_take_one(struct queue *q);

@@ -1,7 +1,8 @@
 /*
  * test_queue.c - unit tests of daemon/queue.c: FIFO order, the eventfd
  * readable exactly while items may wait (and after a kick or a close),
- * pushes refused once closed, queue_take_one waking on push and on close,
+ * queue_take_some leaving the rest readable and in order, pushes refused
+ * once closed, queue_take_one waking on push and on close,
  * and many producers against one poll()ing consumer losing nothing.
  * Threads are joined, and every wait is a poll() with a deadline.
  */
@@ -65,6 +66,46 @@ static void tq_order_and_fd(void **state)
 	/* Taking cleared the wake-up. */
 	assert_false(tq_readable(&q, 0));
 	assert_int_equal(queue_len(&q), 0);
+	queue_destroy(&q);
+}
+
+/* A consumer that takes a few at a time (the main thread's engine events)
+ * finds the eventfd readable until the last is taken, and every item once,
+ * in order, also when pushes come between its takes. */
+static void tq_take_some(void **state)
+{
+	(void)state;
+	struct queue q;
+	assert_int_equal(queue_init(&q, QUEUE_FD, NULL), 0);
+	assert_null(queue_take_some(&q, 2));
+	assert_false(tq_readable(&q, 0));
+
+	struct tq_item it[6];
+	for (int i = 0; i < 6; i++)
+		it[i].n = i;
+	for (int i = 0; i < 5; i++)
+		assert_true(queue_push(&q, &it[i].link));
+	int next = 0;
+	for (int take = 0; take < 3; take++) {
+		if (take == 1)
+			assert_true(queue_push(&q, &it[5].link));
+		struct queue_link *l = queue_take_some(&q, 2);
+		for (int k = 0; k < 2; k++) {
+			assert_non_null(l);
+			assert_int_equal(QUEUE_ITEM(l, struct tq_item, link)->n, next++);
+			l = l->next;
+		}
+		assert_null(l);
+		assert_int_equal(queue_len(&q), (size_t)((take ? 6 : 5) - next));
+		/* Readable exactly while items are left. */
+		assert_int_equal(tq_readable(&q, 0), next < 6);
+	}
+	assert_null(queue_take_some(&q, 2));
+	/* Emptied: the tail went too, so a push starts a new list. */
+	assert_true(queue_push(&q, &it[0].link));
+	assert_true(tq_readable(&q, 0));
+	assert_ptr_equal(queue_take_some(&q, 8), &it[0].link);
+	assert_null(it[0].link.next);
 	queue_destroy(&q);
 }
 
@@ -207,6 +248,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tq_order_and_fd),
+		cmocka_unit_test(tq_take_some),
 		cmocka_unit_test(tq_kick_and_close),
 		cmocka_unit_test(tq_without_fd),
 		cmocka_unit_test(tq_take_one_wakes),
