@@ -98,6 +98,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+def request(sock, req, timeout):
+    """req on a fresh connection to sock; returns its answer and when the
+    answer had arrived whole (a timing stops there, not after this
+    client's parse: json.loads of a `list` of 100,000 takes 2-3 s)."""
+    req = dict(req, tag="bench")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(sock)
+        s.sendall(json.dumps(req).encode() + b"\n")
+        # Linear in the answer (a `list` of 100,000 is tens of MiB):
+        # re-scanning the whole buffer on every recv was quadratic.
+        buf = bytearray()
+        while True:
+            d = s.recv(1 << 22)
+            if not d:
+                raise OSError("connection closed")
+            start = len(buf)
+            buf += d
+            end = buf.find(b"\n", start)
+            while end >= 0:
+                at = time.monotonic()
+                ev = json.loads(bytes(buf[:end]))
+                del buf[:end + 1]
+                if ev.get("tag") == "bench":
+                    return ev, at
+                end = buf.find(b"\n")
+
+
 class Run:
     """The temporary directory and every process started in it."""
 
@@ -240,31 +268,10 @@ class Tpd:
 
     def request(self, req, timeout=10):
         """One request on a fresh connection; returns the tagged answer."""
-        req = dict(req, tag="bench")
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(timeout)
-            s.connect(self.sock)
-            s.sendall(json.dumps(req).encode() + b"\n")
-            # Linear in the answer (a `list` of 100,000 is tens of MiB):
-            # re-scanning the whole buffer on every recv was quadratic.
-            buf = bytearray()
-            while True:
-                d = s.recv(1 << 20)
-                if not d:
-                    raise OSError("connection closed")
-                start = len(buf)
-                buf += d
-                end = buf.find(b"\n", start)
-                while end >= 0:
-                    # a timing stops here, not after this client's parse
-                    self.answered_at = time.monotonic()
-                    ev = json.loads(bytes(buf[:end]))
-                    del buf[:end + 1]
-                    if ev.get("tag") == "bench":
-                        if ev["type"] in ("Error", "StartFail"):
-                            raise Broken("%s: %s" % (req["op"], ev.get("reason")))
-                        return ev
-                    end = buf.find(b"\n")
+        ev, self.answered_at = request(self.sock, req, timeout)
+        if ev["type"] in ("Error", "StartFail"):
+            raise Broken("%s: %s" % (req["op"], ev.get("reason")))
+        return ev
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:

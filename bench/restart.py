@@ -18,46 +18,24 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (request)
 from bench import bencode  # noqa: E402
 
 
 # When the last answer was whole: a restart is timed to when the daemon
-# had delivered the full `list`, not to when this client had parsed it
-# (json.loads of 100,000 torrents takes this Python 2-3 s).
+# had delivered the full `list`, not to when this client had parsed it.
 answered_at = 0.0
 
 
 def request(sock, req, timeout):
     global answered_at
-    req = dict(req, tag="r")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(sock)
-        s.sendall(json.dumps(req).encode() + b"\n")
-        # Linear in the answer: at 100,000 torrents a `list` is tens of
-        # MiB, and re-scanning and re-copying the whole buffer on every
-        # recv made this client, not the daemon, take 25 s per `list`.
-        buf = bytearray()
-        while True:
-            d = s.recv(1 << 22)
-            if not d:
-                raise OSError("connection closed")
-            start = len(buf)
-            buf += d
-            end = buf.find(b"\n", start)
-            while end >= 0:
-                answered_at = time.monotonic()
-                ev = json.loads(bytes(buf[:end]))
-                del buf[:end + 1]
-                if ev.get("tag") == "r":
-                    return ev
-                end = buf.find(b"\n")
+    ev, answered_at = bench.request(sock, req, timeout)
+    return ev
 
 
 def start(build, state, sock, log):

@@ -42,8 +42,9 @@ valgrind --leak-check=full --errors-for-leak-kinds=definite \
 PID=$!
 
 # The session; exit status 0 when every answer was the expected one.
-python3 - "$SOCK" "$TMP" "$PID" <<'PYEOF'
+PYTHONPATH=tests python3 - "$SOCK" "$TMP" "$PID" <<'PYEOF'
 import base64, hashlib, json, os, select, socket, sys, time
+from bencode import bencode  # tests/bencode.py
 
 sock_path, tmp, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 deadline = time.monotonic() + 120  # valgrind start-up is slow
@@ -102,17 +103,6 @@ def call(op, want, **fields):
         sys.exit("%s: expected %s, got %r" % (op, want, ev))
     print("%-8s -> %s" % (op, ev["type"]), flush=True)
     return ev
-
-def bencode(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(bencode(x) for x in v) + b"e"
-    return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
 
 call("hello", ["Hello"], version=1)
 m = call("create", ["NewTorrentCreated"],
