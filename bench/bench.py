@@ -126,6 +126,14 @@ def request(sock, req, timeout):
                 end = buf.find(b"\n")
 
 
+def cpu_seconds(pid, tid=None):
+    """User + system CPU seconds of process pid, or of its thread tid."""
+    path = "/proc/%d/task/%d/stat" % (pid, tid) if tid else "/proc/%d/stat" % pid
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Run:
     """The temporary directory and every process started in it."""
 

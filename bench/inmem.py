@@ -146,13 +146,7 @@ def row5_adds(b, d, n, t):
 
 def cpu_seconds(pid):
     """(the main thread's, the whole process's) user + system CPU seconds."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def one(path):
-        with open(path) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-    return (one("/proc/%d/task/%d/stat" % (pid, pid)), one("/proc/%d/stat" % pid))
+    return bench.cpu_seconds(pid, pid), bench.cpu_seconds(pid)
 
 
 class B:

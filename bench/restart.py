@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402  (request)
+import bench  # noqa: E402  (request, cpu_seconds)
 from bench import bencode  # noqa: E402
 
 
@@ -113,9 +113,7 @@ def main():
         up = answered_at - t0
         # CPU seconds the daemon spent to get there: less at the mercy of
         # whatever else the machine runs than the wall-clock time.
-        with open("/proc/%d/stat" % p.pid) as f:
-            st = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = bench.cpu_seconds(p.pid)
         rss = 0
         with open("/proc/%d/status" % p.pid) as f:
             for line in f:
