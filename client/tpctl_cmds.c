@@ -461,6 +461,8 @@ int tpctl_cmd_info(const struct tpctl_args *a)
 		{ "uid", "uid" },
 		{ "pid", "pid" },
 		{ "loading", "loading" },
+		{ "rss_bytes", "resident bytes" },
+		{ "heap_bytes", "heap bytes" },
 		{ "listen", "listen" },
 		{ "encryption", "encryption" },
 		{ "utp", "utp" },
