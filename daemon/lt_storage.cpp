@@ -791,11 +791,14 @@ private:
 
 using lts_job = std::function<void(lts_storage &)>;
 
-/* A storage and its strand of jobs (guarded by the disk object's lock). */
+/* A storage and its strand of jobs (guarded by the disk object's lock).
+ * A list, not a deque: libstdc++'s deque allocates 576 bytes even empty,
+ * and almost every torrent's strand is empty almost always (5.6 MiB of
+ * 10,000 idle torrents, measured with massif). */
 struct lts_slot {
 	explicit lts_slot(std::unique_ptr<lts_storage> s) : st(std::move(s)) {}
 	std::unique_ptr<lts_storage> st;
-	std::deque<lts_job> jobs;
+	std::list<lts_job> jobs;
 	bool scheduled = false;
 };
 
