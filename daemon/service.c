@@ -1071,13 +1071,13 @@ static void svc_info_memory(json_object *ev)
 	FILE *f = fopen("/proc/self/statm", "r");
 	if (f) {
 		if (fscanf(f, "%lu %lu", &size, &resident) == 2 && page > 0)
-			json_object_object_add(ev, "rss_bytes", json_object_new_int64(
-					(int64_t)resident * page));
+			json_object_object_add(ev, "rss_bytes",
+				json_object_new_int64((int64_t)resident * page));
 		fclose(f);
 	}
 	struct mallinfo2 mi = mallinfo2();
-	json_object_object_add(ev, "heap_bytes",
-			       json_object_new_int64((int64_t)(mi.uordblks + mi.hblkhd)));
+	json_object_object_add(ev, "heap_bytes", json_object_new_int64(
+				       (int64_t)(mi.uordblks + mi.hblkhd)));
 }
 
 static void svc_op_info(struct service *s, struct svc_conn *c,
