@@ -126,6 +126,15 @@ def request(sock, req, timeout):
                 end = buf.find(b"\n")
 
 
+def rss_kib(pid):
+    """The kernel's VmRSS of process pid, in KiB (0 if it has none)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def cpu_seconds(pid, tid=None):
     """User + system CPU seconds of process pid, or of its thread tid."""
     path = "/proc/%d/task/%d/stat" % (pid, tid) if tid else "/proc/%d/stat" % pid
@@ -282,11 +291,7 @@ class Tpd:
         return ev
 
     def rss_kib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return rss_kib(self.proc.pid)
 
     def tpctl(self, *args, timeout):
         """Runs tpctl; returns (seconds, stdout)."""
@@ -670,7 +675,7 @@ class Transmission:
         raise Broken("transmission %s: no session id" % method)
 
     def rss_kib(self):
-        return Tpd.rss_kib(self)
+        return rss_kib(self.proc.pid)
 
 
 def scale_rows(b, n, alt):

@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402  (request, cpu_seconds)
+import bench  # noqa: E402  (request, cpu_seconds, rss_kib)
 from bench import bencode  # noqa: E402
 
 
@@ -114,11 +114,7 @@ def main():
         # CPU seconds the daemon spent to get there: less at the mercy of
         # whatever else the machine runs than the wall-clock time.
         cpu = bench.cpu_seconds(p.pid)
-        rss = 0
-        with open("/proc/%d/status" % p.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
+        rss = bench.rss_kib(p.pid)
         s, how = stop(p, 600)
         with open(log, "rb") as f:
             f.seek(off)
