@@ -89,6 +89,12 @@ def test_half_close(env):
     st = _by_tag(evs, 3)
     check_eq(st.get("type"), "Status", "the last line, without its newline")
     check_eq(st.get("id"), c["id"], "id in the Status")
+    # Many more lines than the daemon runs in one turn, then the last one
+    # without its newline: all answered, in order, before the end.
+    data = b"".join(b'{"op":"hello","tag":"h%d"}\n' % i for i in range(200))
+    evs = _events(_half_close(d.sock, data + b'{"op":"hello","tag":"last"}'))
+    check_eq([e.get("tag") for e in evs], ["h%d" % i for i in range(200)] + ["last"],
+             "answers to 201 pipelined lines before a half-close")
     # ... also when it is the only one, with a \r, and a close answered by
     # the engine later.
     evs = _events(_half_close(d.sock, b'{"op":"close","tag":4,"id":%d}\r' % c["id"]))

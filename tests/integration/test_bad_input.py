@@ -180,6 +180,28 @@ def test_split_and_pipelined_lines(env):
 
 
 @test
+def test_pipelining_patron_shares_the_daemon(env):
+    """A patron that sends thousands of requests in one write does not
+    hold the others behind all of them: the daemon runs a few of a
+    connection's lines a turn (SERVER_LINES_PER_TURN) and keeps the rest.
+    Seen through `info`'s count of connections: another patron connects
+    right after the write, and most of the pipelined answers count it (all
+    of them counted one connection fewer when the daemon ran every line it
+    had read before it accepted the next connection)."""
+    d = env.start_daemon()
+    n = 3000
+    with d.patron(timeout=60) as a:
+        alone = a.call("info")["connections"]
+        a.send("".join(_line({"op": "info", "tag": "i%d" % i}) for i in range(n)))
+        with d.patron() as b:
+            check_eq(b.call("hello")["type"], "Hello", "the other patron's hello")
+            counts = [a.answer("i%d" % i, 60)["connections"] for i in range(n)]
+    later = sum(1 for c in counts if c == alone + 1)
+    check(later >= n // 2, "only %d of %d pipelined answers were made after the "
+          "other patron connected (connections: %d alone)" % (later, n, alone))
+
+
+@test
 def test_oversize_line(env):
     d = env.start_daemon()
     with d.patron() as other, d.patron(timeout=60) as bad:
