@@ -151,6 +151,11 @@ def _swarm6(b, workdir, size_mib, timeout):
         tracker = sw.tracker()
         seeder, torrent, ih = _seed_tpd(sw, h0, data, tracker, timeout)
         t_tpd = _tpd_leechers(sw, leech_hosts, torrent, sha, timeout)
+        # What the seeder sent beyond one copy is what kept the leechers
+        # waiting: its link is the bound.
+        sent = sum(t.get("uploaded_bytes", 0) for t in seeder.request({"op": "list"})["torrents"])
+        print("  row 7: the tpd seeder sent %.2fx the file" % (sent / (size_mib << 20)),
+              flush=True)
         seeder.stop()
         tracker.proc.stop()
         tracker = sw.tracker()

@@ -390,6 +390,15 @@ lt::settings_pack lts_settings(struct lts_config const *cfg)
 	sp.set_int(lt::settings_pack::max_queued_disk_bytes, 64 * 1024 * 1024);
 	sp.set_int(lt::settings_pack::max_out_request_queue, 4000);
 	sp.set_int(lt::settings_pack::max_allowed_in_request_queue, 4000);
+	/* Requests kept in flight per peer: 1 s of its rate, not the
+	 * default 3 s.  Toward a seed every leecher picks among the pieces
+	 * only the seed has, and a piece in flight to one leecher looks
+	 * just as rare to the others until it is complete: the deeper the
+	 * queues, the more the seed sends twice.  Six hosts at 100 Mbit/s
+	 * (bench row 7), the seed sent 1.49-1.54x the file at 3 s and the
+	 * last leecher took 32.5-34.8 s; at 1 s, 1.27-1.35x and 28.6-30.4 s.
+	 * Two hosts without shaping (row 6): the same at both. */
+	sp.set_int(lt::settings_pack::request_queue_time, 1);
 	return sp;
 }
 
