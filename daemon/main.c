@@ -17,7 +17,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "blocklist.h"
 #include "engine.h"
 #include "log.h"
+#include "monoclock.h"
 #include "options.h"
 #include "hook.h"
 #include "peernet.h"
@@ -150,17 +150,10 @@ static int main_mkdirs(const char *path, mode_t mode)
 	return rc;
 }
 
-static int64_t main_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void main_on_engine(void *ctx)
 {
 	struct tpd *t = ctx;
-	int64_t until = main_now_us() + MAIN_EVENTS_TURN_US;
+	int64_t until = monoclock_us() + MAIN_EVENTS_TURN_US;
 	size_t got;
 	do {
 		struct queue_link *l =
@@ -172,7 +165,7 @@ static void main_on_engine(void *ctx)
 				t->svc, QUEUE_ITEM(l, struct engine_event, link));
 			l = next;
 		}
-	} while (got == MAIN_EVENTS_BATCH && main_now_us() < until);
+	} while (got == MAIN_EVENTS_BATCH && monoclock_us() < until);
 }
 
 static void main_take_jobs(struct tpd *t, struct workers *w)

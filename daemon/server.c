@@ -20,21 +20,22 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "idmap.h"
 #include "log.h"
+#include "monoclock.h"
 #include "proto.h"
 #include "service.h"
 
 #define SERVER_READ_CHUNK 65536
 #define SERVER_MAX_EVENTS 256
 #define SERVER_LISTEN_BACKLOG 4096
-/* Reads per connection per loop turn: a patron that streams requests
- * cannot starve the others (epoll is level-triggered, so the rest waits
- * for the next turn). */
+/* Reads per connection per loop turn, while fewer than
+ * SERVER_LINES_PER_TURN lines have come: a long line still arriving (up
+ * to --max-line) is taken at most this many chunks a turn, and the rest
+ * waits for the next (epoll is level-triggered). */
 #define SERVER_READS_PER_TURN 16
 /* Requests per connection per loop turn.  A patron pipelining creates
  * (64 KiB is some 200 of them, at 15-25 us each on this thread) would
@@ -808,13 +809,6 @@ static void server_accept(struct server *srv)
 
 /* --- the loop -------------------------------------------------------------- */
 
-static int64_t server_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Gives freed memory back to the kernel after a burst (see
  * SERVER_TRIM_BYTES).  Freed bytes not trimmed because the last trim was
  * too recent are trimmed on a later turn: nothing is reset until then. */
@@ -826,7 +820,7 @@ static void server_maybe_trim(struct server *srv)
 			  srv->conns.count <= srv->peak_conns / 4;
 	if (!burst_over && srv->freed_bytes < SERVER_TRIM_BYTES)
 		return;
-	int64_t now = server_now_ms();
+	int64_t now = monoclock_us() / 1000;
 	if (!burst_over && now - srv->last_trim_ms < SERVER_TRIM_EVERY_MS)
 		return;
 	srv->last_trim_ms = now;
