@@ -28,6 +28,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "lt_shim.h"
+#include "monoclock.h"
 #include "options.h"
 #include "peernet.h"
 #include "store.h"
@@ -737,8 +738,7 @@ static void engine_on_restore_status(void *ctx, const struct lts_status *st)
 static void engine_restore_wait(struct engine *e, size_t left)
 {
 	struct pollfd pfd = {.fd = lts_alert_fd(e->lts), .events = POLLIN};
-	struct timespec last, now;
-	clock_gettime(CLOCK_MONOTONIC, &last);
+	int64_t last = monoclock_us();
 	size_t before = lts_add_pending(e->lts);
 	/* Every torrent added joins libtorrent's list of torrents whose
 	 * state changed (update_subscribe).  Until post_torrent_updates
@@ -754,13 +754,11 @@ static void engine_restore_wait(struct engine *e, size_t left)
 		if (poll(&pfd, 1, 1000) > 0)
 			engine_drain(e);
 		size_t waiting = lts_add_pending(e->lts);
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t now = monoclock_us();
 		if (waiting < before) {
 			before = waiting;
 			last = now;
-		} else if ((now.tv_sec - last.tv_sec) * 1000 +
-			   (now.tv_nsec - last.tv_nsec) / 1000000 >=
-			   ENGINE_RESTORE_STALL_MS) {
+		} else if (now - last >= ENGINE_RESTORE_STALL_MS * 1000LL) {
 			log_error("libtorrent answered none of %zu torrents "
 				  "for %d s: they are not restored", waiting,
 				  ENGINE_RESTORE_STALL_MS / 1000);
@@ -783,12 +781,6 @@ static void engine_restore_wait(struct engine *e, size_t left)
 	idmap_free(&e->restoring);
 }
 
-static long engine_ms(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1000 +
-	       (b->tv_nsec - a->tv_nsec) / 1000000;
-}
-
 /* The download queue's order: libtorrent appends each torrent added, so
  * adding them in their saved order brings the order back. */
 static int engine_cmp_queue(const void *a, const void *b)
@@ -804,8 +796,7 @@ static int engine_cmp_queue(const void *a, const void *b)
 
 static void engine_restore(struct engine *e)
 {
-	struct timespec t0, t1, t2;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = monoclock_us();
 	bool unclean = store_was_unclean(e->store);
 	if (unclean)
 		log_warn("the last run did not stop cleanly");
@@ -831,7 +822,7 @@ static void engine_restore(struct engine *e)
 	}
 	if (metas)
 		qsort(metas, nm, sizeof *metas, engine_cmp_queue);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int64_t t1 = monoclock_us();
 	/* All posted without waiting for each (libtorrent adds them in
 	 * this order, which keeps the queue's), then one status pass. */
 	e->restored = 0;
@@ -862,12 +853,13 @@ static void engine_restore(struct engine *e)
 	free(metas);
 	if (next > e->next_id)
 		e->next_id = next;
-	clock_gettime(CLOCK_MONOTONIC, &t2);
+	int64_t t2 = monoclock_us();
 	/* Both times, as a slow restart is either the store or libtorrent. */
 	if (n)
-		log_info("restored %zu of %zu torrents in %ld ms (%ld ms reading "
-			 "their state)", ok, n, engine_ms(&t0, &t2),
-			 engine_ms(&t0, &t1));
+		log_info("restored %zu of %zu torrents in %lld ms (%lld ms "
+			 "reading their state)", ok, n,
+			 (long long)((t2 - t0) / 1000),
+			 (long long)((t1 - t0) / 1000));
 	store_mark_running(e->store);
 	engine_emit(e, engine_event_new(EV_LOADED, 0));
 }
@@ -877,12 +869,9 @@ static void engine_save_all(struct engine *e)
 {
 	e->resume_waiting += lts_save_resume(e->lts, false);
 	struct pollfd pfd = {.fd = lts_alert_fd(e->lts), .events = POLLIN};
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	int64_t start = monoclock_us();
 	while (e->resume_waiting > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long spent = (now.tv_sec - start.tv_sec) * 1000 +
-			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		long spent = (long)((monoclock_us() - start) / 1000);
 		if (spent >= ENGINE_SHUTDOWN_SAVE_MS) {
 			log_warn("%d resume answers still missing at exit",
 				 e->resume_waiting);

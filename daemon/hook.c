@@ -23,10 +23,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "monoclock.h"
 
 /* One log line of the program's output is cut here. */
 #define HOOK_LINE_MAX 1024
@@ -75,25 +75,23 @@ static void hook_child(const struct hook_job *j, int out_fd)
 	_exit(127);
 }
 
-static long hook_ms_left(const struct timespec *deadline)
+/* deadline_us: monoclock_us() time. */
+static long hook_ms_left(int64_t deadline_us)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (deadline->tv_sec - now.tv_sec) * 1000 +
-		  (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? ms : 0;
+	int64_t ms = (deadline_us - monoclock_us()) / 1000;
+	return ms > 0 ? (long)ms : 0;
 }
 
 /* Logs the output line by line until EOF or the deadline; true if the
  * deadline came first. */
 static bool hook_follow(const struct hook_job *j, int fd,
-			const struct timespec *deadline)
+			int64_t deadline_us)
 {
 	char line[HOOK_LINE_MAX + 1];
 	size_t len = 0;
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long ms = hook_ms_left(deadline);
+		long ms = hook_ms_left(deadline_us);
 		if (ms == 0)
 			return true;
 		int r = poll(&p, 1, (int)(ms > 60000 ? 60000 : ms));
@@ -166,10 +164,8 @@ static void *hook_thread(void *arg)
 	}
 	log_info("hook for torrent %lld: started %s (pid %ld)",
 		 (long long)j->id, j->prog, (long)pid);
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += j->timeout_s;
-	bool late = hook_follow(j, pfd[0], &deadline);
+	int64_t deadline_us = monoclock_us() + (int64_t)j->timeout_s * 1000000;
+	bool late = hook_follow(j, pfd[0], deadline_us);
 	close(pfd[0]);
 	if (late) {
 		kill(-pid, SIGKILL);
@@ -186,7 +182,7 @@ static void *hook_thread(void *arg)
 		struct pollfd p = {.fd = pidfd, .events = POLLIN};
 		int r;
 		while (pidfd >= 0 &&
-		       (r = poll(&p, 1, (int)hook_ms_left(&deadline))) < 0 &&
+		       (r = poll(&p, 1, (int)hook_ms_left(deadline_us))) < 0 &&
 		       errno == EINTR)
 			;
 		if (pidfd >= 0 && r == 0) {

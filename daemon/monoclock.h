@@ -1,7 +1,8 @@
 /*
- * monoclock.h - CLOCK_MONOTONIC as one number of microseconds, for the
- * main loop's budgets and intervals (a turn's share of engine events, the
- * spacing of malloc_trim).  Any thread.
+ * monoclock.h - CLOCK_MONOTONIC as one number of microseconds, for every
+ * budget, interval and deadline the daemon keeps: a main-loop turn's share
+ * of engine events, the spacing of malloc_trim, the restore's stall limit
+ * and timing, the shutdown save's limit, a hook's timeout.  Any thread.
  */
 #ifndef TP_MONOCLOCK_H
 #define TP_MONOCLOCK_H
