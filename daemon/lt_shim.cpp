@@ -14,6 +14,7 @@
  * in try/catch and turns failures into a return code plus a malloc'd reason.
  */
 #include "lt_shim.h"
+#include "lt_fresh_first.hpp"
 #include "lt_keep_seeds.hpp"
 #include "lt_shim_int.hpp"
 #include "lt_storage.hpp"
@@ -429,6 +430,9 @@ std::vector<std::shared_ptr<lt::plugin>> lts_plugins()
 	/* A libtorrent 2.0.8 defect drops a peer that just became a seed
 	 * although it has the piece we lack (lt_keep_seeds.cpp). */
 	v.push_back(lts_keep_seeds_plugin());
+	/* A seed's link carries every piece once before any twice
+	 * (lt_fresh_first.cpp). */
+	v.push_back(std::make_shared<lts_torrent_ext>(lts_fresh_first_plugin));
 	return v;
 }
 
