@@ -52,17 +52,10 @@ struct lts_keep_torrent : lt::torrent_plugin {
 	}
 };
 
-struct lts_keep_session : lt::plugin {
-	std::shared_ptr<lt::torrent_plugin>
-	new_torrent(lt::torrent_handle const &, lt::client_data_t) override
-	{
-		return std::make_shared<lts_keep_torrent>();
-	}
-};
-
 } /* namespace */
 
-std::shared_ptr<lt::plugin> lts_keep_seeds_plugin()
+std::shared_ptr<lt::torrent_plugin>
+lts_keep_seeds_plugin(lt::torrent_handle const &, lt::client_data_t)
 {
-	return std::make_shared<lts_keep_session>();
+	return std::make_shared<lts_keep_torrent>();
 }

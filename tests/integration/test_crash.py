@@ -26,6 +26,7 @@ import threading
 import urllib.parse
 import urllib.request
 
+import btwire as W
 import tpdtest as T
 from tpdtest import check, check_eq, test
 
@@ -128,35 +129,17 @@ def _announce_seeder(tracker, hex_hash, port):
 def _handshake_has_all(port, ih_hex, npieces):
     """True when a BitTorrent peer on port answers our handshake for this
     info-hash and announces every piece (its check of the data is done)."""
+    ih = bytes.fromhex(ih_hex)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.settimeout(5)
-        s.sendall(b"\x13BitTorrent protocol" + bytes(8) + bytes.fromhex(ih_hex)
-                  + b"-TPDTEST-probe111111")
-        buf = b""
-
-        def need(n):
-            nonlocal buf
-            while len(buf) < n:
-                b = s.recv(65536)
-                if not b:
-                    raise ValueError("peer closed the connection")
-                buf += b
-        need(68)
-        if buf[28:48] != bytes.fromhex(ih_hex):
+        s.sendall(W.handshake(ih))
+        if W.handshake_ih(W.read_exact(s, W.HANDSHAKE_LEN)) != ih:
             return False
-        buf = buf[68:]
         while True:
-            need(4)
-            n = int.from_bytes(buf[:4], "big")
-            need(4 + n)
-            msg, buf = buf[4:4 + n], buf[4 + n:]
-            if n == 0:
-                continue  # keep-alive
-            if msg[0] == 5:  # bitfield
-                bits = msg[1:]
-                full = all(bits[i // 8] & (0x80 >> (i % 8)) for i in range(npieces))
-                return full
-            if msg[0] == 0x0e:  # have all (fast extension)
+            mid, payload = W.message(s)
+            if mid == W.MSG_BITFIELD:
+                return all(payload[i // 8] & (0x80 >> (i % 8)) for i in range(npieces))
+            if mid == W.MSG_HAVE_ALL:
                 return True
 
 

@@ -19,20 +19,13 @@ import os
 import socket
 import struct
 
+import btwire as W
 import seedutil as U
 import tpdtest as T
 from tpdtest import check, check_eq, test
 
 PIECE = 16384
 PIECES = 4
-
-MSG_UNCHOKE = 1
-MSG_INTERESTED = 2
-MSG_HAVE = 4
-MSG_REQUEST = 6
-MSG_PIECE = 7
-MSG_HAVE_NONE = 15
-MSG_REJECT = 16
 
 
 class RawPeer:
@@ -41,36 +34,19 @@ class RawPeer:
     def __init__(self, port, ih, fast, name):
         self.name = name
         self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        reserved = bytearray(8)
+        self.s.sendall(W.handshake(ih, fast))
+        hs = W.read_exact(self.s, W.HANDSHAKE_LEN, "%s: the seed" % name)
+        check_eq(W.handshake_ih(hs), ih, "%s: info-hash in the seed's handshake" % name)
         if fast:
-            reserved[7] |= 0x04
-        self.s.sendall(b"\x13BitTorrent protocol" + bytes(reserved) + ih
-                       + os.urandom(20))
-        hs = self._read(68)
-        check_eq(hs[28:48], ih, "%s: info-hash in the seed's handshake" % name)
-        if fast:
-            self.send(MSG_HAVE_NONE)
-        self.send(MSG_INTERESTED)
-        self.wait_for(MSG_UNCHOKE)
-
-    def _read(self, n):
-        buf = b""
-        while len(buf) < n:
-            d = self.s.recv(n - len(buf))
-            check(d, "%s: the seed closed the connection" % self.name)
-            buf += d
-        return buf
+            self.send(W.MSG_HAVE_NONE)
+        self.send(W.MSG_INTERESTED)
+        self.wait_for(W.MSG_UNCHOKE)
 
     def send(self, msg_id, payload=b""):
-        self.s.sendall(struct.pack(">IB", 1 + len(payload), msg_id) + payload)
+        W.send(self.s, msg_id, payload)
 
     def message(self):
-        """(id, payload) of the next message; keep-alives skipped."""
-        while True:
-            (n,) = struct.unpack(">I", self._read(4))
-            if n:
-                body = self._read(n)
-                return body[0], body[1:]
+        return W.message(self.s, "%s: the seed" % self.name)
 
     def wait_for(self, msg_id):
         while True:
@@ -82,12 +58,12 @@ class RawPeer:
         """Requests the whole of `piece` (one block); 'piece' with its
         data or 'reject'."""
         req = struct.pack(">III", piece, 0, PIECE)
-        self.send(MSG_REQUEST, req)
+        self.send(W.MSG_REQUEST, req)
         while True:
             mid, payload = self.message()
-            if mid == MSG_PIECE and payload[:8] == req[:8]:
+            if mid == W.MSG_PIECE and payload[:8] == req[:8]:
                 return "piece", payload[8:]
-            if mid == MSG_REJECT and payload == req:
+            if mid == W.MSG_REJECT and payload == req:
                 return "reject", None
 
     def close(self):
@@ -122,7 +98,7 @@ def test_seed_sends_each_piece_once_first(env):
         expect(p2, 0, "reject")
         expect(p2, 0, "piece")          # asked again: served
         # P1's HAVE is read before its next request is answered.
-        p1.send(MSG_HAVE, struct.pack(">I", 1))
+        p1.send(W.MSG_HAVE, struct.pack(">I", 1))
         expect(p1, 0, "piece")
         expect(p2, 1, "reject")
         expect(p3, 1, "piece")
