@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 
+import btwire as W
 import tpdtest as T
 from tpdtest import Patron, bencode, check, check_eq, fail, test
 
@@ -94,44 +95,30 @@ class _Seeder:
                 return
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
-    @staticmethod
-    def _read(c, n):
-        b = b""
-        while len(b) < n:
-            chunk = c.recv(n - len(b))
-            if not chunk:
-                raise EOFError
-            b += chunk
-        return b
-
     def _serve(self, c):
         c.settimeout(60)
         try:
-            hs = self._read(c, 68)
-            h = hs[28:48]
-            if hs[:20] != b"\x13BitTorrent protocol" or h not in self.torrents:
+            hs = W.read_exact(c, W.HANDSHAKE_LEN)
+            h = W.handshake_ih(hs)
+            if h not in self.torrents:
                 return
             plen, content = self.torrents[h]
             npieces = max(1, (len(content) + plen - 1) // plen)
-            c.sendall(b"\x13BitTorrent protocol" + bytes(8) + h
-                      + b"-TT0001-" + os.urandom(12))
+            c.sendall(W.handshake(h, peer_id=b"-TT0001-" + os.urandom(12)))
             bits = bytearray((npieces + 7) // 8)
             for i in range(npieces):
                 bits[i // 8] |= 0x80 >> (i % 8)
-            c.sendall(struct.pack(">IB", 1 + len(bits), 5) + bytes(bits))
-            c.sendall(struct.pack(">IB", 1, 1))  # unchoke
+            W.send(c, W.MSG_BITFIELD, bytes(bits))
+            W.send(c, W.MSG_UNCHOKE)
             while True:
-                (n,) = struct.unpack(">I", self._read(c, 4))
-                if n == 0:
-                    continue
-                msg = self._read(c, n)
-                if msg[0] == 6 and n == 13:
-                    idx, begin, length = struct.unpack(">III", msg[1:])
+                mid, payload = W.message(c)
+                if mid == W.MSG_REQUEST and len(payload) == 12:
+                    idx, begin, length = struct.unpack(">III", payload)
                     off = idx * plen + begin
                     block = content[off:off + length]
-                    c.sendall(struct.pack(">IBII", 9 + len(block), 7, idx, begin) + block)
+                    W.send(c, W.MSG_PIECE, struct.pack(">II", idx, begin) + block)
                     self.served += len(block)
-        except (OSError, EOFError, struct.error):
+        except (OSError, struct.error):
             pass
         finally:
             c.close()
